@@ -1,0 +1,133 @@
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "config/yaml_tree.h"
+#include "core/build_info.h"
+#include "core/log.h"
+
+namespace convpt::cli {
+
+std::vector<std::string> GlobalOptions::config_overrides() const {
+  std::vector<std::string> all = overrides;
+  if (threads >= 0) all.push_back("run.threads=" + std::to_string(threads));
+  if (seed >= 0) all.push_back("run.seed=" + std::to_string(seed));
+  if (!device.empty()) all.push_back("run.device=" + device);
+  return all;
+}
+
+namespace {
+
+struct PlannedFlags {  // storage for the flags of planned commands, so their --help is real
+  std::string config, task, init, checkpoint, split = "test";
+  bool resume = false, json = false, ops = false;
+};
+
+// A subcommand whose issue has not landed yet: its flags and --help exist, running it says so and fails.
+Action planned_command(CLI::App& app, const std::string& name, const std::string& description,
+                       const std::string& tracking, const std::function<void(CLI::App&, PlannedFlags&)>& add_flags) {
+  auto flags = std::make_shared<PlannedFlags>();
+  add_flags(*app.add_subcommand(name, description), *flags);
+  return [name, tracking, flags] {
+    std::cerr << "convpt " << name << ": not implemented yet (" << tracking << ")\n";
+    return kNotImplemented;
+  };
+}
+
+// The first word that is neither a flag nor a flag's value, when it names no subcommand ("" otherwise).
+std::string unknown_command(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.rfind("-", 0) == 0) {
+      const bool takes_value = word.find('=') == std::string::npos && word != "--help" && word != "-h" &&
+                               word != "--version";
+      i += takes_value ? 1 : 0;
+      continue;
+    }
+    for (const CLI::App* sub : app.get_subcommands({}))
+      if (sub->get_name() == word) return "";
+    return word;
+  }
+  return "";
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"convpt: pre-trained convolutions vs pre-trained Transformers (Tay et al., ACL 2021), reproduced",
+               "convpt"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand
+  app.set_version_flag("--version", std::string("convpt ") + CONVPT_VERSION + " (commit " + CONVPT_GIT_COMMIT +
+                                        ", libtorch " + CONVPT_TORCH_VERSION + ")");
+  GlobalOptions global;
+  app.add_option("--log-level", global.log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_option("--threads", global.threads, "CPU threads for LibTorch (0: one per core; default: run.threads)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", global.seed, "random seed (default: run.seed)")->check(CLI::NonNegativeNumber);
+  app.add_option("--device", global.device, "cpu|cuda (default: run.device)")->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--set", global.overrides, "override a config value: --set model.d_model=512 (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+
+  std::map<std::string, Action> actions;
+  actions["env"] = add_env_command(app, global);
+  actions["config"] = add_config_command(app, global);
+  actions["tokenize"] = planned_command(app, "tokenize", "Train a SentencePiece model and encode corpora into token shards",
+                                        "issue #4", [](CLI::App& c, PlannedFlags& planned) {
+                                          c.add_option("--config", planned.config, "experiment YAML");
+                                        });
+  actions["pretrain"] = planned_command(app, "pretrain", "Span-corruption pre-training from token shards", "issue #5",
+                                        [](CLI::App& c, PlannedFlags& planned) {
+                                          c.add_option("--config", planned.config, "experiment YAML")->required();
+                                          c.add_flag("--resume", planned.resume, "continue the run in run.name");
+                                        });
+  actions["finetune"] = planned_command(app, "finetune", "Text-to-text fine-tuning on a classification task",
+                                        "issue #5", [](CLI::App& c, PlannedFlags& planned) {
+                                          c.add_option("--config", planned.config, "experiment YAML")->required();
+                                          c.add_option("--task", planned.task, "task name or task YAML");
+                                          c.add_option("--init", planned.init, "pre-trained checkpoint to start from");
+                                        });
+  actions["eval"] = planned_command(app, "eval", "Evaluate a checkpoint on a task split", "issue #5",
+                                    [](CLI::App& c, PlannedFlags& planned) {
+                                      c.add_option("--checkpoint", planned.checkpoint, "checkpoint directory")->required();
+                                      c.add_option("--task", planned.task, "task name or task YAML")->required();
+                                      c.add_option("--split", planned.split, "dev|test")->capture_default_str();
+                                      c.add_flag("--json", planned.json, "print metrics as JSON");
+                                    });
+  actions["bench"] = planned_command(app, "bench", "Speed and memory against sequence length", "issue #6",
+                                     [](CLI::App& c, PlannedFlags& planned) {
+                                       c.add_option("--config", planned.config, "experiment YAML");
+                                       c.add_flag("--ops", planned.ops, "operator-level benchmark");
+                                     });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (const std::string unknown = unknown_command(app, argc, argv); !unknown.empty()) {
+      std::cerr << "convpt: unknown command '" << unknown << "' (see convpt --help)\n";
+      return kUsageError;
+    }
+    return app.exit(e) == 0 ? kOk : kUsageError;
+  }
+
+  try {
+    log::init(log::parse_level(global.log_level));
+    for (const auto& [name, action] : actions)
+      if (app.got_subcommand(name)) return action();
+    return kUsageError;  // unreachable: require_subcommand(1)
+  } catch (const config::ConfigError& e) {
+    std::cerr << "convpt: config error: " << e.what() << "\n";
+    return kUsageError;
+  } catch (const std::exception& e) {
+    std::cerr << "convpt: error: " << e.what() << "\n";
+    return kRuntimeError;
+  }
+}
+
+}  // namespace convpt::cli

@@ -1,0 +1,37 @@
+#pragma once
+// The `convpt` command line: global flags, subcommands and exit codes.
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace convpt::cli {
+
+// Exit codes shared by every subcommand.
+enum ExitCode : int { kOk = 0, kRuntimeError = 1, kUsageError = 2, kNotImplemented = 3 };
+
+// Flags accepted before or after any subcommand. Unset values leave the config's `run` section alone.
+struct GlobalOptions {
+  std::string log_level = "info";
+  int64_t threads = -1;
+  int64_t seed = -1;
+  std::string device;
+  std::vector<std::string> overrides;  // --set key=value, in order
+
+  // The overrides to apply to a config: --set values first, then the dedicated flags, which win.
+  std::vector<std::string> config_overrides() const;
+};
+
+// A subcommand's body; returns an exit code. Exceptions are turned into messages and exit codes by run().
+using Action = std::function<int()>;
+
+// Each command file adds its subcommand and returns what to do when it is selected.
+Action add_env_command(CLI::App& app, const GlobalOptions& global);
+Action add_config_command(CLI::App& app, const GlobalOptions& global);
+
+int run(int argc, char** argv);
+
+}  // namespace convpt::cli

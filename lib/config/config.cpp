@@ -1,0 +1,279 @@
+#include "config/config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace convpt::config {
+namespace {
+
+std::string describe(const YAML::Node& node) {
+  if (node.IsNull()) return "nothing";
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a mapping";
+  return "'" + node.Scalar() + "'";
+}
+
+// Reads each visited field from the tree, checking its type; remembers what it consumed.
+class Reader {
+ public:
+  explicit Reader(const YamlTree& tree) : tree_(tree) {}
+
+  template <class Section> void section(const char* name, Section& s) {
+    prefix_ = name;
+    consumed_.insert(prefix_);
+    const YAML::Node node = tree_.find(prefix_);
+    if (node && !node.IsMap()) fail(prefix_, "must be a mapping, got " + describe(node));
+    s.visit(*this);
+  }
+
+  template <class T> void operator()(const char* name, T& value, const FieldSpec& spec = {}) {
+    const std::string key = prefix_ + "." + name;
+    consumed_.insert(key);
+    const YAML::Node node = tree_.find(key);
+    if (!node) {
+      if (spec.required) fail(key, "required field is missing");
+      return;
+    }
+    value = convert<T>(node, key);
+    check_choices(value, key, spec);
+  }
+
+  // Keys present in the tree that no field consumed, first by file order.
+  void reject_unknown_keys() const {
+    std::vector<std::string> unknown;
+    for (const auto& key : tree_.all_keys())
+      if (!consumed_.count(key)) unknown.push_back(key);
+    if (unknown.empty()) return;
+    const auto first = std::min_element(unknown.begin(), unknown.end(), [&](const auto& a, const auto& b) {
+      return tree_.origin_of(a).line < tree_.origin_of(b).line;
+    });
+    fail(*first, "unknown key" + suggestion(*first));
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw ConfigError(tree_.origin_of(key), key, what);
+  }
+
+  template <class T> T convert(const YAML::Node& node, const std::string& key) const {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!node.IsScalar()) fail(key, "expected a string, got " + describe(node));
+      return node.Scalar();
+    } else if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<std::string>>) {
+      if (!node.IsSequence()) fail(key, "expected a list, got " + describe(node));
+      T out;
+      for (size_t i = 0; i < node.size(); ++i)
+        out.push_back(convert<typename T::value_type>(node[i], key + "[" + std::to_string(i) + "]"));
+      return out;
+    } else {
+      static_assert(std::is_same_v<T, int64_t> || std::is_same_v<T, double>);
+      const char* expected = std::is_same_v<T, int64_t> ? "an integer" : "a number";
+      if (!node.IsScalar()) fail(key, std::string("expected ") + expected + ", got " + describe(node));
+      T parsed;
+      if (!YAML::convert<T>::decode(node, parsed))
+        fail(key, std::string("expected ") + expected + ", got " + describe(node));
+      return parsed;
+    }
+  }
+
+  template <class T> void check_choices(const T& value, const std::string& key, const FieldSpec& spec) const {
+    if (spec.choices.empty()) return;
+    std::vector<std::string> values;
+    if constexpr (std::is_same_v<T, std::string>) values = {value};
+    else if constexpr (std::is_same_v<T, std::vector<std::string>>) values = value;
+    for (const auto& v : values)
+      if (std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
+        std::string allowed;
+        for (const auto& c : spec.choices) allowed += (allowed.empty() ? "" : ", ") + c;
+        fail(key, "'" + v + "' is not one of: " + allowed);
+      }
+  }
+
+  std::string suggestion(const std::string& key) const {
+    // The known key with the smallest edit distance, when it is a plausible typo.
+    const auto distance = [](const std::string& a, const std::string& b) {
+      std::vector<size_t> row(b.size() + 1);
+      for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+      for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+          const size_t above = row[j];
+          row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+          diagonal = above;
+        }
+      }
+      return row[b.size()];
+    };
+    std::string best;
+    size_t best_distance = 3;
+    for (const auto& known : consumed_)
+      if (const size_t d = distance(key, known); d < best_distance) best = known, best_distance = d;
+    return best.empty() ? "" : " (did you mean '" + best + "'?)";
+  }
+
+  const YamlTree& tree_;
+  std::string prefix_;
+  std::set<std::string> consumed_;
+};
+
+std::string format_number(double value) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);  // shortest round-trip form
+  return std::string(buffer, result.ptr);
+}
+
+class Writer {
+ public:
+  explicit Writer(YAML::Emitter& out) : out_(out) {}
+
+  template <class Section> void section(const char* name, Section& s) {
+    out_ << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    s.visit(*this);
+    out_ << YAML::EndMap;
+  }
+
+  template <class T> void operator()(const char* name, T& value, const FieldSpec& = {}) {
+    out_ << YAML::Key << name << YAML::Value;
+    if constexpr (std::is_same_v<T, double>) {
+      out_ << format_number(value);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      out_ << YAML::DoubleQuoted << value;
+    } else if constexpr (std::is_same_v<T, int64_t>) {
+      out_ << value;
+    } else {
+      out_ << YAML::Flow << YAML::BeginSeq;
+      for (const auto& item : value) out_ << item;
+      out_ << YAML::EndSeq;
+    }
+  }
+
+ private:
+  YAML::Emitter& out_;
+};
+
+// Cross-field rules and value ranges. `at` names the key whose origin the error points to.
+class Validator {
+ public:
+  explicit Validator(const YamlTree& tree) : tree_(tree) {}
+
+  void require(bool ok, const std::string& key, const std::string& what) const {
+    if (!ok) throw ConfigError(tree_.origin_of(key), key, what);
+  }
+  void positive(int64_t value, const std::string& key) const { require(value > 0, key, "must be > 0, got " + std::to_string(value)); }
+  void non_negative(int64_t value, const std::string& key) const { require(value >= 0, key, "must be >= 0, got " + std::to_string(value)); }
+  void non_negative(double value, const std::string& key) const { require(value >= 0, key, "must be >= 0, got " + format_number(value)); }
+
+  void per_layer_list(const std::vector<int64_t>& values, const ModelConfig& m, const std::string& key) const {
+    require(!values.empty(), key, "must not be empty");
+    if (values.size() > 1) {
+      require(m.encoder_layers == m.decoder_layers, key,
+              "per-layer lists need encoder_layers == decoder_layers (they apply to both stacks)");
+      require(static_cast<int64_t>(values.size()) == m.encoder_layers, key,
+              "has " + std::to_string(values.size()) + " values; give one for all layers or one per layer (" +
+                  std::to_string(m.encoder_layers) + ")");
+    }
+    for (size_t i = 0; i < values.size(); ++i) positive(values[i], key + "[" + std::to_string(i) + "]");
+  }
+
+  void train(const TrainConfig& t, const std::string& section) const {
+    non_negative(t.steps, section + ".steps");
+    positive(t.batch_size, section + ".batch_size");
+    positive(t.grad_accumulation, section + ".grad_accumulation");
+    require(t.learning_rate > 0, section + ".learning_rate", "must be > 0");
+    non_negative(t.warmup_steps, section + ".warmup_steps");
+    non_negative(t.weight_decay, section + ".weight_decay");
+    non_negative(t.clip_grad_norm, section + ".clip_grad_norm");
+    non_negative(t.z_loss, section + ".z_loss");
+    positive(t.log_every, section + ".log_every");
+    positive(t.eval_every, section + ".eval_every");
+    positive(t.checkpoint_every, section + ".checkpoint_every");
+    positive(t.keep_checkpoints, section + ".keep_checkpoints");
+  }
+
+  void operator()(const Config& c) const {
+    non_negative(c.run.seed, "run.seed");
+    non_negative(c.run.threads, "run.threads");
+
+    const ModelConfig& m = c.model;
+    positive(m.vocab_size, "model.vocab_size");
+    positive(m.d_model, "model.d_model");
+    positive(m.d_ff, "model.d_ff");
+    positive(m.num_heads, "model.num_heads");
+    positive(m.d_kv, "model.d_kv");
+    require(m.d_model % m.num_heads == 0, "model.num_heads",
+            "d_model (" + std::to_string(m.d_model) + ") is not divisible by num_heads (" +
+                std::to_string(m.num_heads) + ")");
+    positive(m.encoder_layers, "model.encoder_layers");
+    positive(m.decoder_layers, "model.decoder_layers");
+    require(m.dropout >= 0 && m.dropout < 1, "model.dropout", "must be in [0, 1)");
+    require(m.norm_epsilon > 0, "model.norm_epsilon", "must be > 0");
+    require(m.relative_attention_buckets >= 2, "model.relative_attention_buckets", "must be >= 2");
+    positive(m.relative_attention_max_distance, "model.relative_attention_max_distance");
+    positive(m.max_positions, "model.max_positions");
+    non_negative(m.conv_heads, "model.conv_heads");
+    require(m.conv_heads == 0 || m.d_model % m.conv_heads == 0, "model.conv_heads",
+            "d_model (" + std::to_string(m.d_model) + ") is not divisible by conv_heads (" +
+                std::to_string(m.conv_heads) + ")");
+    per_layer_list(m.kernel_sizes, m, "model.kernel_sizes");
+    per_layer_list(m.dilations, m, "model.dilations");
+    require(m.arch == "dilatedconv" ||
+                std::all_of(m.dilations.begin(), m.dilations.end(), [](int64_t d) { return d == 1; }),
+            "model.dilations", "dilation > 1 needs arch: dilatedconv (got arch: " + m.arch + ")");
+
+    non_negative(c.data.sentinels, "data.sentinels");
+    require(c.data.sentinels < m.vocab_size, "data.sentinels", "must be smaller than model.vocab_size");
+
+    train(c.pretrain, "pretrain");
+    positive(c.pretrain.input_length, "pretrain.input_length");
+    positive(c.pretrain.target_length, "pretrain.target_length");
+    require(c.pretrain.noise_density > 0 && c.pretrain.noise_density < 1, "pretrain.noise_density",
+            "must be in (0, 1)");
+    require(c.pretrain.mean_noise_span_length >= 1, "pretrain.mean_noise_span_length", "must be >= 1");
+
+    train(c.finetune, "finetune");
+    positive(c.finetune.input_length, "finetune.input_length");
+    positive(c.finetune.target_length, "finetune.target_length");
+
+    require(!c.bench.archs.empty(), "bench.archs", "must not be empty");
+    require(!c.bench.seq_lengths.empty(), "bench.seq_lengths", "must not be empty");
+    for (size_t i = 0; i < c.bench.seq_lengths.size(); ++i)
+      positive(c.bench.seq_lengths[i], "bench.seq_lengths[" + std::to_string(i) + "]");
+    positive(c.bench.batch_size, "bench.batch_size");
+    non_negative(c.bench.warmup, "bench.warmup");
+    positive(c.bench.repeats, "bench.repeats");
+  }
+
+ private:
+  const YamlTree& tree_;
+};
+
+}  // namespace
+
+Config load_config(const YamlTree& tree) {
+  Config config;
+  Reader reader(tree);
+  config.visit(reader);
+  reader.reject_unknown_keys();
+  Validator{tree}(config);
+  return config;
+}
+
+Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  YamlTree tree = YamlTree::from_file(path);
+  for (const auto& assignment : overrides) tree.apply_override(assignment);
+  return load_config(tree);
+}
+
+std::string to_yaml(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  Writer writer(out);
+  Config copy = config;  // visit() is shared with Reader, so it takes a mutable config
+  copy.visit(writer);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace convpt::config

@@ -1,0 +1,210 @@
+#pragma once
+// Typed experiment configuration. Every section lists its fields once, in `visit`, and that list drives
+// loading (with type checks and unknown-key rejection), writing the resolved config, and documentation.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/yaml_tree.h"
+
+namespace convpt::config {
+
+// Extra rules for one field. `choices` restricts strings; `required` fields have no default.
+struct FieldSpec {
+  bool required = false;
+  std::vector<std::string> choices = {};
+};
+
+struct RunConfig {
+  std::string name;                // run directory name under output_dir; empty: <command>-<arch>-<time>
+  std::string output_dir = "runs";
+  int64_t seed = 1;
+  int64_t threads = 0;             // 0: one per core
+  std::string device = "cpu";
+
+  bool operator==(const RunConfig&) const = default;
+  template <class V> void visit(V& v) {
+    v("name", name);
+    v("output_dir", output_dir);
+    v("seed", seed);
+    v("threads", threads);
+    v("device", device, {.choices = {"cpu", "cuda"}});
+  }
+};
+
+struct ModelConfig {
+  std::string arch;                // required: transformer | lightconv | dynamicconv | dilatedconv
+  int64_t vocab_size = 32128;      // 32,000 SentencePiece pieces + 100 sentinels, padded as T5
+  int64_t d_model = 768;
+  int64_t d_ff = 3072;
+  int64_t num_heads = 12;          // attention heads (self-attention and cross-attention)
+  int64_t d_kv = 64;               // per-head width of attention projections
+  int64_t encoder_layers = 12;
+  int64_t decoder_layers = 12;
+  double dropout = 0.1;
+  double norm_epsilon = 1e-6;
+  int64_t relative_attention_buckets = 32;
+  int64_t relative_attention_max_distance = 128;
+  int64_t max_positions = 512;     // learned absolute positions of the conv models
+  int64_t conv_heads = 0;          // lightweight/dilated weight-sharing heads H; 0: H = d_model (released code)
+  std::vector<int64_t> kernel_sizes = {7};  // one value for every layer, or one per layer
+  std::vector<int64_t> dilations = {1};     // idem; only dilatedconv may use values > 1
+
+  bool operator==(const ModelConfig&) const = default;
+  template <class V> void visit(V& v) {
+    v("arch", arch, {.required = true, .choices = {"transformer", "lightconv", "dynamicconv", "dilatedconv"}});
+    v("vocab_size", vocab_size);
+    v("d_model", d_model);
+    v("d_ff", d_ff);
+    v("num_heads", num_heads);
+    v("d_kv", d_kv);
+    v("encoder_layers", encoder_layers);
+    v("decoder_layers", decoder_layers);
+    v("dropout", dropout);
+    v("norm_epsilon", norm_epsilon);
+    v("relative_attention_buckets", relative_attention_buckets);
+    v("relative_attention_max_distance", relative_attention_max_distance);
+    v("max_positions", max_positions);
+    v("conv_heads", conv_heads);
+    v("kernel_sizes", kernel_sizes);
+    v("dilations", dilations);
+  }
+};
+
+struct DataConfig {
+  std::string root;                // dataset root; empty: $CONVPT_DATA_ROOT
+  std::string tokenizer;           // SentencePiece model file
+  int64_t sentinels = 100;
+
+  bool operator==(const DataConfig&) const = default;
+  template <class V> void visit(V& v) {
+    v("root", root);
+    v("tokenizer", tokenizer);
+    v("sentinels", sentinels);
+  }
+};
+
+// Optimisation settings shared by pre-training and fine-tuning.
+struct TrainConfig {
+  int64_t steps = 1000;
+  int64_t batch_size = 32;
+  int64_t grad_accumulation = 1;
+  std::string optimizer = "adafactor";
+  double learning_rate = 1.0;       // peak / scale of the schedule
+  std::string schedule = "rsqrt";
+  int64_t warmup_steps = 10000;
+  double weight_decay = 0.0;
+  double clip_grad_norm = 0.0;      // 0: no clipping
+  double z_loss = 1e-4;
+  std::string precision = "fp32";
+  int64_t log_every = 10;
+  int64_t eval_every = 500;
+  int64_t checkpoint_every = 1000;
+  int64_t keep_checkpoints = 2;
+
+  bool operator==(const TrainConfig&) const = default;
+  template <class V> void visit(V& v) {
+    v("steps", steps);
+    v("batch_size", batch_size);
+    v("grad_accumulation", grad_accumulation);
+    v("optimizer", optimizer, {.choices = {"adafactor", "adamw"}});
+    v("learning_rate", learning_rate);
+    v("schedule", schedule, {.choices = {"rsqrt", "linear", "cosine", "constant"}});
+    v("warmup_steps", warmup_steps);
+    v("weight_decay", weight_decay);
+    v("clip_grad_norm", clip_grad_norm);
+    v("z_loss", z_loss);
+    v("precision", precision, {.choices = {"fp32", "bf16"}});
+    v("log_every", log_every);
+    v("eval_every", eval_every);
+    v("checkpoint_every", checkpoint_every);
+    v("keep_checkpoints", keep_checkpoints);
+  }
+};
+
+struct PretrainConfig : TrainConfig {
+  std::string corpus;               // token shard index of the training text
+  std::string valid_corpus;         // held-out shard for validation loss
+  int64_t input_length = 512;
+  int64_t target_length = 114;      // T5's target length for inputs of 512 at 15% noise, span 3
+  double noise_density = 0.15;
+  double mean_noise_span_length = 3.0;
+
+  bool operator==(const PretrainConfig&) const = default;
+  template <class V> void visit(V& v) {
+    TrainConfig::visit(v);
+    v("corpus", corpus);
+    v("valid_corpus", valid_corpus);
+    v("input_length", input_length);
+    v("target_length", target_length);
+    v("noise_density", noise_density);
+    v("mean_noise_span_length", mean_noise_span_length);
+  }
+};
+
+struct FinetuneConfig : TrainConfig {
+  std::string task;                 // a registered task name or a YAML task file
+  std::string init;                 // checkpoint to start from; empty: random initialisation
+  int64_t input_length = 512;
+  int64_t target_length = 8;
+
+  FinetuneConfig() {  // T5's fine-tuning defaults
+    learning_rate = 1e-3;
+    schedule = "constant";
+    warmup_steps = 0;
+  }
+  bool operator==(const FinetuneConfig&) const = default;
+  template <class V> void visit(V& v) {
+    TrainConfig::visit(v);
+    v("task", task);
+    v("init", init);
+    v("input_length", input_length);
+    v("target_length", target_length);
+  }
+};
+
+struct BenchConfig {
+  std::vector<std::string> archs = {"transformer", "lightconv", "dynamicconv", "dilatedconv"};
+  std::vector<int64_t> seq_lengths = {128, 256, 512, 1024, 2048, 4096};
+  int64_t batch_size = 8;
+  int64_t warmup = 2;
+  int64_t repeats = 5;
+
+  bool operator==(const BenchConfig&) const = default;
+  template <class V> void visit(V& v) {
+    v("archs", archs, {.choices = {"transformer", "lightconv", "dynamicconv", "dilatedconv"}});
+    v("seq_lengths", seq_lengths);
+    v("batch_size", batch_size);
+    v("warmup", warmup);
+    v("repeats", repeats);
+  }
+};
+
+struct Config {
+  RunConfig run;
+  ModelConfig model;
+  DataConfig data;
+  PretrainConfig pretrain;
+  FinetuneConfig finetune;
+  BenchConfig bench;
+
+  bool operator==(const Config&) const = default;
+  template <class V> void visit(V& v) {
+    v.section("run", run);
+    v.section("model", model);
+    v.section("data", data);
+    v.section("pretrain", pretrain);
+    v.section("finetune", finetune);
+    v.section("bench", bench);
+  }
+};
+
+// Loads, overrides, type-checks and validates. Throws ConfigError naming source, line and key.
+Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+Config load_config(const YamlTree& tree);
+
+// The fully resolved config as YAML (every field, defaults included); loads back to an equal Config.
+std::string to_yaml(const Config& config);
+
+}  // namespace convpt::config

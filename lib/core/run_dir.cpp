@@ -1,0 +1,62 @@
+#include "core/run_dir.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include "core/log.h"
+
+namespace convpt {
+namespace fs = std::filesystem;
+
+namespace {
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", &tm);
+  return buffer;
+}
+
+[[noreturn]] void fail_io(const std::string& what, const fs::path& path) {
+  throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
+}
+}  // namespace
+
+void write_file_atomically(const fs::path& path, const std::string& contents) {
+  const fs::path temporary = path.string() + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail_io("cannot create", temporary);
+  for (size_t written = 0; written < contents.size();) {
+    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      ::close(fd);
+      fail_io("cannot write", temporary);
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) fail_io("cannot flush", temporary);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) fail_io("cannot rename into", path);
+}
+
+RunDir RunDir::create(const config::Config& config, const std::string& command, bool allow_existing) {
+  const std::string name =
+      config.run.name.empty() ? command + "-" + config.model.arch + "-" + utc_timestamp() : config.run.name;
+  const fs::path path = fs::path(config.run.output_dir) / name;
+  if (fs::exists(path / "config.yaml") && !allow_existing)
+    throw std::runtime_error("run directory " + path.string() +
+                             " already holds a run; choose another run.name or resume it");
+  fs::create_directories(path);
+  write_file_atomically(path / "config.yaml", config::to_yaml(config));
+  log::add_file_sink(path / "log.txt");
+  log::info("run directory: ", path.string());
+  return RunDir(path);
+}
+
+}  // namespace convpt
