@@ -43,7 +43,12 @@ esac
 
 # Configure once; later runs only rebuild what changed.
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCONVPT_TORCH_PYTHON="$TORCH_ENV/bin/python" >/dev/null
+  mkdir -p "$BUILD_DIR"
+  if ! cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+         -DCONVPT_TORCH_PYTHON="$TORCH_ENV/bin/python" >"$BUILD_DIR/configure.log" 2>&1; then
+    tail -n 40 "$BUILD_DIR/configure.log" >&2
+    say "error: CMake configure failed (full log: $BUILD_DIR/configure.log)"; exit 1
+  fi
 fi
 if ! cmake --build "$BUILD_DIR" >"$BUILD_DIR/build.log" 2>&1; then
   tail -n 60 "$BUILD_DIR/build.log" >&2

@@ -25,7 +25,7 @@ expect() {
 
 expect 0 "Subcommands:" -- "$convpt" --help
 expect 0 "^convpt [0-9]+\.[0-9]+\.[0-9]+ \(commit" -- "$convpt" --version
-for cmd in env config tokenize pretrain finetune eval bench; do
+for cmd in env config info tokenize pretrain finetune eval bench; do
   expect 0 "Usage: .*$cmd" -- "$convpt" "$cmd" --help
 done
 for cmd in "tokenize" "pretrain --config x.yaml" "finetune --config x.yaml" "eval --checkpoint d --task trec" "bench"; do
@@ -57,6 +57,13 @@ expect 0 "" -- "$convpt" config "$src/experiments/smoke/transformer.yaml" --out 
 expect 0 "arch: \"transformer\"" -- "$convpt" config "$tmp/resolved.yaml"
 expect 2 "" -- "$convpt" config "$tmp/typo.yaml" --out "$tmp/bad.yaml"
 [ -e "$tmp/bad.yaml" ] && { echo "FAIL: a bad config still wrote $tmp/bad.yaml"; failures=$((failures + 1)); }
+
+# info: parameter counts and FLOPs of a config; JSON on request.
+expect 0 "^lightconv: [0-9]+ parameters" -- "$convpt" info --config "$src/experiments/smoke/lightconv.yaml"
+expect 0 "encoder\.layers\.\*\.conv " -- "$convpt" info --config "$src/experiments/smoke/lightconv.yaml"
+expect 0 "^\{\"arch\": \"transformer\", \"parameters\": [0-9]+" -- \
+  "$convpt" info --config "$src/experiments/smoke/transformer.yaml" --json --length 128
+expect 2 "required" -- "$convpt" info
 
 # --device cuda without a usable GPU is a clear error, not a silent CPU run.
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then

@@ -31,6 +31,7 @@ using Action = std::function<int()>;
 // Each command file adds its subcommand and returns what to do when it is selected.
 Action add_env_command(CLI::App& app, const GlobalOptions& global);
 Action add_config_command(CLI::App& app, const GlobalOptions& global);
+Action add_info_command(CLI::App& app, const GlobalOptions& global);
 
 int run(int argc, char** argv);
 

@@ -1,0 +1,59 @@
+#include "layers/conv_block.h"
+
+#include <cmath>
+
+#include "layers/init.h"
+
+namespace convpt::layers {
+
+ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& options) : options_(options) {
+  const int64_t d = options.d_model, h = options.heads, k = options.kernel_size;
+  if (k < 1 || options.dilation < 1 || h < 1 || d % h != 0)
+    throw std::invalid_argument("conv block: need kernel_size >= 1, dilation >= 1 and d_model % heads == 0 (got k=" +
+                                std::to_string(k) + ", dilation=" + std::to_string(options.dilation) +
+                                ", d_model=" + std::to_string(d) + ", heads=" + std::to_string(h) + ")");
+  auto linear = [&](const char* name, int64_t in, int64_t out) {
+    auto layer = register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(true)));
+    init_normal(layer->weight, std::pow(in, -0.5));
+    init_zeros(layer->bias);
+    return layer;
+  };
+  glu_value = linear("glu_value", d, d);
+  glu_gate = linear("glu_gate", d, d);
+  if (options.kind == ConvKind::dynamic) {
+    tap_predictor = linear("tap_predictor", d, h * k);
+  } else {
+    taps = register_parameter("taps", torch::zeros({h, k}));  // zeros: uniform taps after the softmax
+  }
+  conv_bias = register_parameter("conv_bias", torch::zeros({d}));
+  pointwise = linear("pointwise", d, d);
+  output = linear("output", d, d);
+}
+
+torch::Tensor ConvBlockImpl::taps_for(const torch::Tensor& gated) {
+  if (options_.kind == ConvKind::lightweight) return torch::softmax(taps, -1).to(gated.scalar_type());
+  const torch::Tensor logits = tap_predictor->forward(gated);
+  return torch::softmax(logits.view({gated.size(0), gated.size(1), options_.heads, options_.kernel_size}), -1);
+}
+
+torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, ConvCache* cache) {
+  torch::Tensor gated = glu_value(x) * torch::sigmoid(glu_gate(x));
+  gated = gated * mask.unsqueeze(-1).to(gated.scalar_type());
+  const ops::DepthwiseConvSpec spec{options_.dilation, options_.window};
+  torch::Tensor mixed;
+  if (cache) {
+    if (options_.window != ops::ConvWindow::causal)
+      throw std::logic_error("conv block: incremental decoding needs a causal window");
+    // Prepend the remembered inputs, convolve, keep the outputs of the new positions only.
+    const torch::Tensor window = cache->inputs.defined() ? torch::cat({cache->inputs, gated}, 1) : gated;
+    const int64_t history = (options_.kernel_size - 1) * options_.dilation;
+    mixed = ops::depthwise_conv(window, taps_for(window), spec).narrow(1, window.size(1) - x.size(1), x.size(1));
+    cache->inputs = window.narrow(1, std::max<int64_t>(0, window.size(1) - history),
+                                  std::min<int64_t>(history, window.size(1)));
+  } else {
+    mixed = ops::depthwise_conv(gated, taps_for(gated), spec);
+  }
+  return output(pointwise(mixed + conv_bias.to(mixed.scalar_type())));
+}
+
+}  // namespace convpt::layers
