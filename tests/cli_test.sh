@@ -65,6 +65,12 @@ expect 0 "^\{\"arch\": \"transformer\", \"parameters\": [0-9]+" -- \
   "$convpt" info --config "$src/experiments/smoke/transformer.yaml" --json --length 128
 expect 2 "required" -- "$convpt" info
 
+# bench --ops: a tiny smoke run checks the table's shape (timings are never asserted).
+expect 0 "conv fast \(CPU\) +forward\+backward +16 +3" -- \
+  "$convpt" bench --ops --batch 1 --lengths 16 --channels 8 --heads 2 --kernel-sizes 3 --repeats 1 --csv "$tmp/ops.csv"
+[ "$(wc -l <"$tmp/ops.csv")" -eq 9 ] || { echo "FAIL: ops.csv should hold a header and 8 rows"; failures=$((failures + 1)); }
+expect 2 "--dtype" -- "$convpt" bench --ops --dtype fp8
+
 # --device cuda without a usable GPU is a clear error, not a silent CPU run.
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
   expect 1 "no CUDA device" -- "$convpt" env --device cuda

@@ -101,14 +101,22 @@ TEST_CASE("incremental decoding equals full-sequence decoding, step by step and 
   }
 }
 
-TEST_CASE("padding does not leak into the encoder's real positions", "[model]") {
+TEST_CASE("padding does not leak into real positions, in the encoder or through cross-attention", "[model]") {
   for (const auto& arch : kArchitectures) {
     INFO(arch);
     Seq2SeqModel model = tiny_model(arch);
     const torch::Tensor ids = random_ids({1, 5}, 3);
-    const torch::Tensor padded = torch::cat({ids, torch::zeros({1, 4}, torch::kLong)}, 1);
+    const torch::Tensor decoder_inputs = models::shift_right(random_ids({1, 4}, 13));
     torch::NoGradGuard no_grad;
-    check_close(model->encode(padded).hidden.narrow(1, 0, 5), model->encode(ids).hidden);
+    const models::EncoderOutput reference = model->encode(ids);
+    const torch::Tensor reference_logits = model->decode(decoder_inputs, reference);
+    for (int64_t pads : {1, 4}) {
+      INFO(pads << " padding positions");
+      const torch::Tensor padded = torch::cat({ids, torch::zeros({1, pads}, torch::kLong)}, 1);
+      const models::EncoderOutput encoded = model->encode(padded);
+      check_close(encoded.hidden.narrow(1, 0, 5), reference.hidden);
+      check_close(model->decode(decoder_inputs, encoded), reference_logits);
+    }
   }
 }
 
@@ -127,7 +135,7 @@ TEST_CASE("the decoder is causal", "[model]") {
   }
 }
 
-TEST_CASE("every parameter receives a gradient and training lowers the loss", "[model]") {
+TEST_CASE("every parameter receives a gradient and a tiny model overfits a few sequences", "[model]") {
   for (const auto& arch : kArchitectures) {
     INFO(arch);
     torch::manual_seed(6);
@@ -136,7 +144,7 @@ TEST_CASE("every parameter receives a gradient and training lowers the loss", "[
     const torch::Tensor inputs = random_ids({4, 10}, 7), targets = random_ids({4, 4}, 8);
     torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-2));
     double first = 0, last = 0;
-    for (int step = 0; step < 40; ++step) {
+    for (int step = 0; step < 60; ++step) {
       optimizer.zero_grad();
       const torch::Tensor loss = model->loss(inputs, targets).loss;
       loss.backward();
@@ -152,7 +160,7 @@ TEST_CASE("every parameter receives a gradient and training lowers the loss", "[
       optimizer.step();
     }
     CHECK(std::isfinite(first));
-    CHECK(last < 0.3 * first);
+    CHECK(last < 0.1 * first);  // overfits a handful of sequences: the loss falls by 90% or more
   }
 }
 

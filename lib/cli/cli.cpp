@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
 
 #include <iostream>
 #include <map>
@@ -23,7 +24,7 @@ namespace {
 
 struct PlannedFlags {  // storage for the flags of planned commands, so their --help is real
   std::string config, task, init, checkpoint, split = "test";
-  bool resume = false, json = false, ops = false;
+  bool resume = false, json = false;
 };
 
 // A subcommand whose issue has not landed yet: its flags and --help exist, running it says so and fails.
@@ -101,11 +102,7 @@ int run(int argc, char** argv) {
                                       c.add_option("--split", planned.split, "dev|test")->capture_default_str();
                                       c.add_flag("--json", planned.json, "print metrics as JSON");
                                     });
-  actions["bench"] = planned_command(app, "bench", "Speed and memory against sequence length", "issue #6",
-                                     [](CLI::App& c, PlannedFlags& planned) {
-                                       c.add_option("--config", planned.config, "experiment YAML");
-                                       c.add_flag("--ops", planned.ops, "operator-level benchmark");
-                                     });
+  actions["bench"] = add_bench_command(app, global);
 
   try {
     app.parse(argc, argv);
@@ -125,6 +122,9 @@ int run(int argc, char** argv) {
   } catch (const config::ConfigError& e) {
     std::cerr << "convpt: config error: " << e.what() << "\n";
     return kUsageError;
+  } catch (const c10::Error& e) {  // LibTorch's what() carries a C++ backtrace; users need the message
+    std::cerr << "convpt: error: " << e.what_without_backtrace() << "\n";
+    return kRuntimeError;
   } catch (const std::exception& e) {
     std::cerr << "convpt: error: " << e.what() << "\n";
     return kRuntimeError;

@@ -1,0 +1,26 @@
+#pragma once
+// Wall-clock timing of a repeated piece of work: warm-up runs, then the median and spread of timed runs.
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
+
+namespace convpt::bench {
+
+struct Timing {
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+};
+
+inline Timing time_runs(const std::function<void()>& work, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) work();
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front(), ms.back()};
+}
+
+}  // namespace convpt::bench
