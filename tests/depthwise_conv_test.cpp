@@ -1,14 +1,9 @@
 // The depthwise conv op: the semantics pinned by hand-computed cases (for the reference and the fast op), the fast
 // CPU op against the reference (forward and both gradients, double and bfloat16, over kernel sizes, lengths, heads,
 // windows and dilations), finite differences, and argument and device errors.
-#include "ops/depthwise_conv.h"
-// LibTorch's logging header defines a CHECK macro of its own; Catch's must win.
-#undef CHECK
-#include <catch2/catch.hpp>
+#include "testing.h"  // first: see there
 
-#include <chrono>
-#include <cstdio>
-#include <functional>
+#include "ops/depthwise_conv.h"
 
 using convpt::ops::ConvWindow;
 using convpt::ops::depthwise_conv;
@@ -186,6 +181,14 @@ TEST_CASE("fast op in float32 and on non-contiguous inputs equals the reference"
   CHECK(relative_error(fast.grad_weight, ref.grad_weight) < 1e-5);
 }
 
+TEST_CASE("an empty batch gives an empty output and zero static weight gradients", "[depthwise_conv]") {
+  const torch::Tensor x = torch::zeros({0, 5, 6}, torch::kDouble);
+  const Result r = run(depthwise_conv, x, torch::ones({3, 4}, torch::kDouble), {}, x);
+  CHECK(r.out.sizes() == x.sizes());
+  CHECK(r.grad_x.sizes() == x.sizes());
+  CHECK(values(r.grad_weight) == std::vector<double>(12, 0.0));
+}
+
 TEST_CASE("fast op's gradients match finite differences of its forward", "[depthwise_conv]") {
   torch::manual_seed(3);
   const bool dynamic = GENERATE(false, true);
@@ -254,41 +257,4 @@ TEST_CASE("a device without an implementation is an error, not a fallback", "[de
   const torch::Tensor w = torch::empty({3, 4}, x.options());
   CHECK_THROWS_AS(depthwise_conv(x, w, {}), std::runtime_error);
   CHECK_THROWS_WITH(depthwise_conv(x, w, {}), Contains("no implementation for device 'meta'"));
-}
-
-// Not run by default: ./convpt_ops_tests "[.bench]"
-TEST_CASE("benchmark: fast op against the reference, fp32, B=8 T=1024 C=512 k=7", "[.bench]") {
-  torch::set_num_threads(2);
-  constexpr int64_t B = 8, T = 1024, C = 512, k = 7;
-  // Median of 5 timed calls after one warm-up, in milliseconds.
-  const auto median_ms = [](const std::function<void()>& f) {
-    f();
-    std::vector<double> ms;
-    for (int i = 0; i < 5; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      f();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[2];
-  };
-  for (const bool dynamic : {false, true}) {
-    const int64_t H = dynamic ? 8 : C;
-    const torch::Tensor x = torch::randn({B, T, C}).requires_grad_();
-    const torch::Tensor w = (dynamic ? torch::randn({B, T, H, k}) : torch::randn({H, k})).requires_grad_();
-    const torch::Tensor g = torch::randn({B, T, C});
-    for (const auto& [name, conv] : implementations) {
-      const double forward = median_ms([&, conv = conv] {
-        torch::NoGradGuard no_grad;
-        conv(x, w, {});
-      });
-      const double both = median_ms([&, conv = conv] {
-        x.mutable_grad() = torch::Tensor();
-        w.mutable_grad() = torch::Tensor();
-        conv(x, w, {}).backward(g);
-      });
-      std::printf("%s H=%-3lld %-9s forward %6.1f ms, forward + backward %6.1f ms\n", dynamic ? "dynamic" : "static ",
-                  static_cast<long long>(H), name.c_str(), forward, both);
-    }
-  }
 }

@@ -16,12 +16,6 @@
 #include "device_query.h"
 #endif
 
-// jemalloc, linked into every convpt binary, replaces glibc malloc. Measured on the 2-core VM (README,
-// "Performance notes"): never returning freed pages (decay -1) and backing the heap with transparent huge pages
-// avoids re-faulting fresh memory on every training step. MALLOC_CONF in the environment still overrides this.
-// (Declared extern "C" by <jemalloc/jemalloc.h>.)
-const char* malloc_conf = "thp:always,metadata_thp:auto,dirty_decay_ms:-1,muzzy_decay_ms:-1";
-
 namespace convpt {
 
 torch::Device apply_runtime(const config::RunConfig& run) {

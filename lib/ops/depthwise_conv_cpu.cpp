@@ -62,7 +62,10 @@ class ChannelTaps {
     if constexpr (dynamic) {
       const scalar_t* w = weight_ + (b * g_.T + t) * g_.H * g_.k + j;
       const int64_t G = g_.channels_per_head();
-      for (int64_t h = 0; h < g_.H; ++h) std::fill_n(scratch + h * G, G, static_cast<acc_t>(w[h * g_.k]));
+      if (G == 1)  // H = C: one strided copy, much faster than C fills of length 1
+        for (int64_t c = 0; c < g_.C; ++c) scratch[c] = static_cast<acc_t>(w[c * g_.k]);
+      else
+        for (int64_t h = 0; h < g_.H; ++h) std::fill_n(scratch + h * G, G, static_cast<acc_t>(w[h * g_.k]));
       return scratch;
     } else {
       return table_.data() + j * g_.C;
@@ -118,7 +121,7 @@ void weight_grad(const Geometry& g, const scalar_t* x, const scalar_t* grad_out,
     for (int64_t h = 0; h < g.H; ++h)
       for (int64_t j = 0; j < g.k; ++j) {
         const acc_t* p = products + j * g.C + h * G;
-        out[h * g.k + j] = static_cast<scalar_t>(std::accumulate(p, p + G, acc_t(0)));
+        out[h * g.k + j] = static_cast<scalar_t>(G == 1 ? *p : std::accumulate(p, p + G, acc_t(0)));
       }
   };
 
@@ -132,8 +135,8 @@ void weight_grad(const Geometry& g, const scalar_t* x, const scalar_t* grad_out,
       }
     });
   } else {
-    // A sum over all rows: each chunk of rows accumulates its own partial sums (no atomics, no sharing), which are
-    // then added in chunk order, so the result does not depend on scheduling.
+    // A sum over all rows: each chunk of rows (one per thread at most) accumulates its own partial sums, with no
+    // atomics or sharing; they are then added in chunk order, so the result does not depend on scheduling.
     const int64_t chunks = std::clamp<int64_t>(g.rows() / g.grain(), 1, at::get_num_threads());
     std::vector<acc_t> partial(chunks * g.k * g.C, acc_t(0));
     at::parallel_for(0, chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
