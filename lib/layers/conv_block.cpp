@@ -33,7 +33,9 @@ ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& options) : options_(options
 torch::Tensor ConvBlockImpl::taps_for(const torch::Tensor& gated) {
   if (options_.kind == ConvKind::lightweight) return torch::softmax(taps, -1).to(gated.scalar_type());
   const torch::Tensor logits = tap_predictor->forward(gated);
-  return torch::softmax(logits.view({gated.size(0), gated.size(1), options_.heads, options_.kernel_size}), -1);
+  // The op takes taps in the input's dtype; under bf16 autocast the softmax may come out in float32.
+  return torch::softmax(logits.view({gated.size(0), gated.size(1), options_.heads, options_.kernel_size}), -1)
+      .to(gated.scalar_type());
 }
 
 torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, ConvCache* cache) {

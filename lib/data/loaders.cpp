@@ -1,0 +1,502 @@
+#include "data/loaders.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+namespace convpt::data {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_blank(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
+
+bool is_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+void strip_bom(std::string& line, int64_t line_number) {
+  if (line_number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+}
+
+// AG News fields: see TableSpec::backslash_breaks. "costs US\$5\bn" -> "costs US$5 bn".
+std::string unescape_backslash_breaks(std::string_view field) {
+  std::string out;
+  out.reserve(field.size());
+  for (size_t i = 0; i < field.size();) {
+    if (field[i] != '\\') {
+      out += field[i++];
+      continue;
+    }
+    const size_t run_end = std::min(field.find_first_not_of('\\', i), field.size());
+    const bool escapes_dollar = run_end < field.size() && field[run_end] == '$';
+    if (run_end - i > 1 || !escapes_dollar) out += ' ';  // the last backslash before `$` escapes it, others break
+    i = run_end;
+  }
+  const size_t first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return {};
+  return out.substr(first, out.find_last_not_of(' ') + 1 - first);  // a break at either end is only layout
+}
+
+class TableReader final : public RowReader {
+ public:
+  TableReader(const fs::path& path, TableSpec spec) : csv_(path, spec.csv), spec_(std::move(spec)) {
+    if (spec_.header) {
+      std::vector<std::string> header;
+      if (csv_.next(header)) resolve(header);  // an empty file has no rows; the task reports it
+    } else if (spec_.fields) {
+      resolve(std::vector<std::string>(spec_.fields));
+    }
+  }
+
+  bool next(Row& row) override {
+    if (!csv_.next(fields_)) return false;
+    if (!resolved_) resolve(fields_);  // headerless with no declared field count: the first record fixes it
+    row.line = csv_.record_line();
+    row.label = fields_[label_];
+    row.text.clear();
+    for (const size_t column : text_) {
+      const std::string part =
+          spec_.backslash_breaks ? unescape_backslash_breaks(fields_[column]) : std::move(fields_[column]);
+      if (part.empty()) continue;
+      if (!row.text.empty()) row.text += ' ';
+      row.text += part;
+    }
+    return true;
+  }
+
+  const fs::path& path() const override { return csv_.path(); }
+
+ private:
+  // Column names -> indexes against the header (or a record of the right width when there is none).
+  void resolve(const std::vector<std::string>& header) {
+    const auto index_of = [&](const Column& column) -> size_t {
+      if (column.name.empty()) {
+        if (static_cast<size_t>(column.index) >= header.size())
+          throw DataError(path(), csv_.record_line(),
+                          "no column " + std::to_string(column.index) + ": records have " +
+                              std::to_string(header.size()) + " fields");
+        return static_cast<size_t>(column.index);
+      }
+      if (!spec_.header) throw DataError(path(), 0, "column '" + column.name + "' is named but the file has no header");
+      const auto it = std::find(header.begin(), header.end(), column.name);
+      if (it == header.end()) {
+        std::string names;
+        for (const auto& name : header) names += (names.empty() ? "" : ", ") + name;
+        throw DataError(path(), csv_.record_line(), "no column '" + column.name + "' in the header (" + names + ")");
+      }
+      return static_cast<size_t>(it - header.begin());
+    };
+    text_.clear();
+    for (const auto& column : spec_.text) text_.push_back(index_of(column));
+    label_ = index_of(spec_.label);
+    csv_.set_expected_fields(header.size());
+    resolved_ = true;
+  }
+
+  CsvReader csv_;
+  TableSpec spec_;
+  bool resolved_ = false;
+  std::vector<size_t> text_;
+  size_t label_ = 0;
+  std::vector<std::string> fields_;
+};
+
+class JsonlReader final : public RowReader {
+ public:
+  JsonlReader(const fs::path& path, const JsonlSpec& spec) : lines_(path), names_{spec.text} {
+    if (!spec.label.empty()) names_.push_back(spec.label);
+  }
+
+  bool next(Row& row) override {
+    while (lines_.next(line_)) {
+      strip_bom(line_, lines_.line_number());
+      if (is_blank(line_)) continue;
+      row.line = lines_.line_number();
+      std::vector<std::optional<std::string>> values;
+      try {
+        values = json_fields(line_, names_);
+      } catch (const std::invalid_argument& e) {
+        throw MalformedRow(path(), row.line, std::string("invalid JSON: ") + e.what());
+      }
+      for (size_t i = 0; i < names_.size(); ++i)
+        if (!values[i]) throw MalformedRow(path(), row.line, "no \"" + names_[i] + "\" field");
+      row.text = std::move(*values[0]);
+      row.label = names_.size() > 1 ? std::move(*values[1]) : std::string();
+      return true;
+    }
+    return false;
+  }
+
+  const fs::path& path() const override { return lines_.path(); }
+
+ private:
+  LineReader lines_;
+  std::vector<std::string> names_;  // text field, then the label field if any
+  std::string line_;
+};
+
+class TrecReader final : public RowReader {
+ public:
+  TrecReader(const fs::path& path, TrecSpec spec) : lines_(path), spec_(spec) {}
+
+  bool next(Row& row) override {
+    while (lines_.next(line_)) {
+      if (line_.empty()) continue;
+      row.line = lines_.line_number();
+      const size_t space = line_.find(' ');
+      const size_t colon = line_.find(':');
+      if (space == std::string::npos || colon == 0 || colon > space || space + 1 == line_.size())
+        throw MalformedRow(path(), row.line, "expected 'COARSE:fine question'");
+      row.label = line_.substr(0, spec_.fine ? space : colon);
+      row.text = line_.substr(space + 1);
+      return true;
+    }
+    return false;
+  }
+
+  const fs::path& path() const override { return lines_.path(); }
+
+ private:
+  LineReader lines_;
+  TrecSpec spec_;
+  std::string line_;
+};
+
+class AclImdbReader final : public RowReader {
+ public:
+  AclImdbReader(const fs::path& root, AclImdbSpec spec) : spec_(std::move(spec)), path_(root) {
+    for (size_t c = 0; c < spec_.classes.size(); ++c) {
+      const fs::path dir = root / spec_.classes[c].first;
+      if (!fs::is_directory(dir)) throw DataError(dir, 0, "no such directory");
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        if (!entry.is_regular_file()) continue;
+        // {id}_{rating}.txt; other names sort last in their class and are reported as malformed when reached.
+        const std::optional<int64_t> id = file_id(entry.path());
+        files_.push_back({c, !id, id.value_or(0), entry.path()});
+      }
+    }
+    std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) {
+      return std::tie(a.class_index, a.misnamed, a.id, a.path) < std::tie(b.class_index, b.misnamed, b.id, b.path);
+    });
+  }
+
+  bool next(Row& row) override {
+    if (next_ == files_.size()) return false;
+    const File& file = files_[next_++];
+    path_ = file.path;
+    if (file.misnamed) throw MalformedRow(path_, 0, "expected a file named {id}_{rating}.txt");
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) throw DataError(path_, 0, "cannot open");
+    row.text = squeeze_line_breaks(std::string(std::istreambuf_iterator<char>(in), {}));
+    row.label = spec_.classes[file.class_index].second;
+    row.line = 0;
+    return true;
+  }
+
+  const fs::path& path() const override { return path_; }
+
+ private:
+  struct File {
+    size_t class_index;
+    bool misnamed;
+    int64_t id;
+    fs::path path;
+  };
+
+  // The id of a file named {id}_{rating}.txt.
+  static std::optional<int64_t> file_id(const fs::path& path) {
+    const std::string stem = path.stem().string();
+    const size_t underscore = stem.find('_');
+    if (path.extension() != ".txt" || underscore == std::string::npos || !is_digits(stem.substr(underscore + 1)))
+      return std::nullopt;
+    int64_t id = 0;
+    const auto [end, error] = std::from_chars(stem.data(), stem.data() + underscore, id);
+    if (error != std::errc() || end != stem.data() + underscore) return std::nullopt;
+    return id;
+  }
+
+  static std::string squeeze_line_breaks(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size();) {
+      const size_t run_end = std::min(text.find_first_not_of("\t\r\n", i), text.size());
+      if (run_end > i) {
+        out += ' ';
+        i = run_end;
+      } else {
+        out += text[i++];
+      }
+    }
+    const size_t first = out.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return {};
+    return out.substr(first, out.find_last_not_of(" \t\r\n") + 1 - first);
+  }
+
+  AclImdbSpec spec_;
+  std::vector<File> files_;
+  size_t next_ = 0;
+  fs::path path_;
+};
+
+class TextReader final : public RowReader {
+ public:
+  explicit TextReader(const fs::path& path) : lines_(path) {}
+
+  bool next(Row& row) override {
+    row.text.clear();
+    row.label.clear();
+    while (lines_.next(line_)) {
+      if (is_blank(line_)) {
+        if (!row.text.empty()) return true;
+        continue;
+      }
+      if (row.text.empty()) row.line = lines_.line_number();
+      else row.text += '\n';
+      row.text += line_;
+    }
+    return !row.text.empty();
+  }
+
+  const fs::path& path() const override { return lines_.path(); }
+
+ private:
+  LineReader lines_;
+  std::string line_;
+};
+
+std::unique_ptr<RowReader> make_reader(const fs::path& path, const TableSpec& spec) {
+  return std::make_unique<TableReader>(path, spec);
+}
+std::unique_ptr<RowReader> make_reader(const fs::path& path, const JsonlSpec& spec) {
+  return std::make_unique<JsonlReader>(path, spec);
+}
+std::unique_ptr<RowReader> make_reader(const fs::path& path, const TrecSpec& spec) {
+  return std::make_unique<TrecReader>(path, spec);
+}
+std::unique_ptr<RowReader> make_reader(const fs::path& path, const AclImdbSpec& spec) {
+  return std::make_unique<AclImdbReader>(path, spec);
+}
+std::unique_ptr<RowReader> make_reader(const fs::path& path, const TextSpec&) {
+  return std::make_unique<TextReader>(path);
+}
+
+// A recursive-descent reader of one JSON object, just enough to pull out top-level fields.
+class JsonObject {
+ public:
+  explicit JsonObject(std::string_view text) : s_(text) {}
+
+  std::vector<std::optional<std::string>> fields(const std::vector<std::string>& names) {
+    std::vector<std::optional<std::string>> values(names.size());
+    skip_space();
+    expect('{');
+    skip_space();
+    if (!consume('}')) {
+      for (;;) {
+        skip_space();
+        const std::string key = string();
+        skip_space();
+        expect(':');
+        skip_space();
+        const auto it = std::find(names.begin(), names.end(), key);
+        if (it == names.end()) skip_value();
+        else values[static_cast<size_t>(it - names.begin())] = scalar(key);
+        skip_space();
+        if (consume('}')) break;
+        expect(',');
+      }
+    }
+    skip_space();
+    if (pos_ != s_.size()) fail("text after the object");
+    return values;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::invalid_argument(what + " at column " + std::to_string(pos_ + 1));
+  }
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  bool consume(char c) {
+    if (peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  void expect(char c) {
+    if (!consume(c)) fail(std::string("expected '") + c + "'");
+  }
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\r' || s_[pos_] == '\n')) ++pos_;
+  }
+
+  std::optional<std::string> scalar(const std::string& key) {
+    if (peek() == '"') return string();
+    if (peek() == '{' || peek() == '[') fail("field \"" + key + "\" is not a string or number");
+    const size_t start = pos_;
+    skip_value();
+    const std::string_view token = s_.substr(start, pos_ - start);
+    if (token == "null") return std::nullopt;
+    return std::string(token);
+  }
+
+  void skip_value() {
+    const char c = peek();
+    if (c == '"') {
+      string();
+    } else if (c == '{' || c == '[') {
+      const char close = c == '{' ? '}' : ']';
+      ++pos_;
+      skip_space();
+      if (consume(close)) return;
+      for (;;) {
+        skip_space();
+        if (c == '{') {
+          string();
+          skip_space();
+          expect(':');
+          skip_space();
+        }
+        skip_value();
+        skip_space();
+        if (consume(close)) return;
+        expect(',');
+      }
+    } else {
+      for (const std::string_view literal : {"true", "false", "null"})
+        if (s_.substr(pos_).starts_with(literal)) {
+          pos_ += literal.size();
+          return;
+        }
+      const size_t end = std::min(s_.find_first_not_of("+-.0123456789eE", pos_), s_.size());
+      if (end == pos_) fail("expected a value");
+      pos_ = end;
+    }
+  }
+
+  uint32_t hex4() {
+    if (pos_ + 4 > s_.size()) fail("short \\u escape");
+    uint32_t value = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char h = s_[pos_++];
+      value <<= 4;
+      if (h >= '0' && h <= '9') value |= static_cast<uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f') value |= static_cast<uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') value |= static_cast<uint32_t>(h - 'A' + 10);
+      else fail("bad hex digit in \\u escape");
+    }
+    return value;
+  }
+
+  static void append_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+  uint32_t code_point() {
+    const uint32_t unit = hex4();
+    if (unit >= 0xDC00 && unit < 0xE000) return 0xFFFD;  // a low surrogate on its own
+    if (unit < 0xD800 || unit >= 0xDC00) return unit;
+    if (s_.substr(pos_, 2) == "\\u") {  // a high surrogate: its low half should follow
+      const size_t before = pos_;
+      pos_ += 2;
+      const uint32_t low = hex4();
+      if (low >= 0xDC00 && low < 0xE000) return 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+      pos_ = before;  // not a pair: decode the next escape on its own
+    }
+    return 0xFFFD;
+  }
+
+  std::string string() {
+    expect('"');
+    std::string out;
+    for (;;) {
+      const size_t special = s_.find_first_of("\"\\", pos_);
+      if (special == std::string_view::npos) {
+        pos_ = s_.size();
+        fail("unterminated string");
+      }
+      out.append(s_.substr(pos_, special - pos_));
+      pos_ = special + 1;
+      if (s_[special] == '"') return out;
+      const char e = peek();
+      ++pos_;
+      switch (e) {
+        case '"': case '\\': case '/': out += e; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': append_utf8(out, code_point()); break;
+        default: --pos_; fail("bad escape");
+      }
+    }
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 if none does.
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
+  const unsigned lead = byte(0);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  unsigned low = 0x80, high = 0xBF;  // allowed range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // overlong
+    if (lead == 0xED) high = 0x9F;  // surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;   // overlong
+    if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (byte(1) < low || byte(1) > high) return 0;
+  for (size_t k = 2; k < length; ++k)
+    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::unique_ptr<RowReader> open_rows(const fs::path& path, const Format& format) {
+  return std::visit([&](const auto& spec) { return make_reader(path, spec); }, format);
+}
+
+void repair_utf8(std::string& text) {
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+    } else if (const size_t length = utf8_sequence_length(text, i)) {
+      i += length;
+    } else {
+      text[i++] = ' ';
+    }
+  }
+}
+
+std::vector<std::optional<std::string>> json_fields(std::string_view object, const std::vector<std::string>& names) {
+  return JsonObject(object).fields(names);
+}
+
+}  // namespace convpt::data

@@ -1,0 +1,52 @@
+#pragma once
+// Checkpoints: one directory per saved step, written atomically, readable from Python.
+//
+//   <run>/checkpoints/step-00001000/
+//     model.pt      the model's parameters: a dict {name: tensor} written with LibTorch's pickler, so that
+//                   Python's `torch.load("model.pt")` returns it (the names are those of `convpt info`)
+//     trainer.pt    optimiser slots ("optimizer/<parameter>/<slot>", "optimizer/step") and RNG state ("rng/cpu")
+//     meta.json     step, data position, and what produced it (convpt version, architecture)
+//     config.yaml   the run's resolved config (the model section decides whether a checkpoint fits a model)
+//   <run>/checkpoints/latest   the name of the newest complete checkpoint
+//
+// A checkpoint is written into "<name>.partial", every file fsynced, then renamed: an interrupted write leaves
+// the previous checkpoints untouched and loadable.
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "config/config.h"
+#include "training/optimizer.h"
+
+namespace convpt::training {
+
+struct CheckpointContents {
+  int64_t step = 0;
+  std::string data_state;  // the batch source's position, opaque here
+  StateDict model;         // parameter name -> tensor
+  StateDict optimizer;
+  torch::Tensor rng_state;  // LibTorch's default CPU generator
+  config::Config config;
+};
+
+// Writes <checkpoints_dir>/step-<step>, points `latest` at it, and removes the oldest beyond `keep`.
+std::filesystem::path save_checkpoint(const std::filesystem::path& checkpoints_dir, const CheckpointContents& contents,
+                                      int64_t keep);
+
+// Reads a checkpoint directory, or the newest one when given a run or checkpoints directory.
+// Throws std::runtime_error naming the file when it is missing or corrupt.
+CheckpointContents load_checkpoint(const std::filesystem::path& path);
+
+// The newest complete checkpoint under a run directory, if any.
+std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
+
+// Empty when `checkpoint` fits a model built from `wanted`; otherwise one line per differing model key,
+// e.g. "model.d_model: checkpoint 512, config 768".
+std::string model_differences(const config::ModelConfig& checkpoint, const config::ModelConfig& wanted);
+
+StateDict named_state(const torch::nn::Module& module);                   // parameters and buffers by name
+void load_named_state(torch::nn::Module& module, const StateDict& state);  // throws on any missing/mis-shaped entry
+
+}  // namespace convpt::training

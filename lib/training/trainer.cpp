@@ -1,0 +1,236 @@
+#include "training/trainer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+
+#include <ATen/autocast_mode.h>
+
+#include "core/log.h"
+#include "training/checkpoint.h"
+#include "training/schedule.h"
+
+namespace convpt::training {
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void request_stop(int signal) { g_stop_signal = signal; }
+
+// Installs the SIGINT/SIGTERM handlers for the lifetime of a run and restores the previous ones afterwards.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    previous_int_ = std::signal(SIGINT, request_stop);
+    previous_term_ = std::signal(SIGTERM, request_stop);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
+// Appends one JSON object per line; values are numbers.
+class MetricsLog {
+ public:
+  explicit MetricsLog(const std::filesystem::path& path) : out_(path, std::ios::app) {}
+  void write(int64_t step, const Evaluation& values) {
+    out_ << "{\"step\": " << step;
+    for (const auto& [key, value] : values) out_ << ", \"" << key << "\": " << std::setprecision(8) << value;
+    out_ << "}\n";
+    out_.flush();
+  }
+
+ private:
+  std::ofstream out_;
+};
+
+// bf16 autocast on the CPU for the forward pass of one micro-batch.
+class CpuAutocast {
+ public:
+  explicit CpuAutocast(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  }
+  ~CpuAutocast() {
+    if (!enabled_) return;
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool enabled_;
+};
+
+double gradient_norm(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) norms.push_back(p.grad().norm());
+  return norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
+}
+
+std::string format_duration(double seconds) {
+  char text[32];
+  const long s = static_cast<long>(seconds);
+  std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  return text;
+}
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(const config::TrainConfig& s, const NamedParameters& parameters) {
+  if (s.optimizer == "adamw") return std::make_unique<AdamW>(parameters, AdamWOptions{.weight_decay = s.weight_decay});
+  return std::make_unique<Adafactor>(parameters, AdafactorOptions{});
+}
+
+Trainer::Trainer(const config::Config& config, const RunDir& run, models::Seq2SeqModel model, BatchSource& data,
+                 TrainerOptions options)
+    : config_(config), run_(run), model_(std::move(model)), data_(data), options_(std::move(options)) {
+  NamedParameters parameters;
+  for (const auto& item : model_->named_parameters()) parameters.emplace_back(item.key(), item.value());
+  optimizer_ = make_optimizer(options_.settings, parameters);
+}
+
+void Trainer::resume(const std::filesystem::path& checkpoint) {
+  const CheckpointContents c = load_checkpoint(checkpoint);
+  if (const std::string diff = model_differences(c.config.model, config_.model); !diff.empty())
+    throw std::runtime_error("checkpoint " + checkpoint.string() + " is for another model:\n" + diff);
+  load_named_state(*model_, c.model);
+  optimizer_->load_state(c.optimizer);
+  torch::NoGradGuard no_grad;
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  generator.set_state(c.rng_state);
+  data_.restore(c.data_state);
+  step_ = c.step;
+  log::info("resumed from ", checkpoint.string(), " at step ", step_);
+}
+
+void Trainer::save() {
+  CheckpointContents c;
+  c.step = step_;
+  c.data_state = data_.state();
+  c.model = named_state(*model_);
+  c.optimizer = optimizer_->state();
+  c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  c.config = config_;
+  const auto path = save_checkpoint(run_.file("checkpoints"), c, options_.settings.keep_checkpoints);
+  log::debug("checkpoint ", path.string());
+}
+
+TrainOutcome Trainer::run() {
+  const config::TrainConfig& s = options_.settings;
+  const ScheduleOptions schedule{s.schedule, s.learning_rate, s.warmup_steps, s.steps};
+  const bool bf16 = s.precision == "bf16";
+  const bool live_line = ::isatty(STDERR_FILENO);
+  StopSignals signals;
+  MetricsLog metrics(run_.file("metrics.jsonl"));
+  TrainOutcome outcome;
+  double best_score = -std::numeric_limits<double>::infinity();
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t first_step = step_;
+  int64_t tokens_since_log = 0;
+  auto last_log = started;
+
+  auto evaluate = [&] {
+    if (!options_.evaluate) return;
+    model_->eval();
+    Evaluation result = options_.evaluate();
+    model_->train();
+    metrics.write(step_, result);
+    std::string line;
+    for (const auto& [key, value] : result) line += " " + key + "=" + std::to_string(value);
+    log::info("step ", step_, " eval:", line);
+    const auto it = result.find(options_.select_metric);
+    if (options_.select_metric.empty() || it == result.end()) {
+      outcome.best = result;
+    } else if (it->second > best_score) {
+      best_score = it->second;
+      outcome.best = result;
+      outcome.best["best_step"] = double(step_);
+      CheckpointContents best{step_, data_.state(), named_state(*model_), {}, torch::Tensor(), config_};
+      best.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+      save_checkpoint(run_.file("best"), best, 1);
+    }
+  };
+
+  model_->train();
+  while (step_ < s.steps) {
+    const int64_t step = step_ + 1;
+    const double lr = learning_rate_at(schedule, step);
+    optimizer_->zero_grad();
+    double loss_sum = 0, cross_entropy_sum = 0;
+    int64_t tokens = 0;
+    for (int64_t micro = 0; micro < s.grad_accumulation; ++micro) {
+      const TensorBatch batch = data_.next();
+      const models::LossOutput out = [&] {
+        const CpuAutocast autocast(bf16);
+        return model_->loss(batch.inputs, batch.targets, s.z_loss);
+      }();
+      (out.loss / double(s.grad_accumulation)).backward();
+      loss_sum += out.loss.item<double>();
+      cross_entropy_sum += out.cross_entropy.item<double>();
+      tokens += batch.inputs.numel() + batch.targets.numel();
+    }
+    const double loss = loss_sum / s.grad_accumulation;
+    if (!std::isfinite(loss)) {
+      outcome.reason = StopReason::non_finite_loss;
+      outcome.message = "loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
+                        "; stopped without saving, the last good checkpoint is kept" +
+                        (latest_checkpoint(run_.path()) ? " (" + latest_checkpoint(run_.path())->string() + ")" : "");
+      break;
+    }
+    const double grad_norm = s.clip_grad_norm > 0
+                                 ? torch::nn::utils::clip_grad_norm_(model_->parameters(), s.clip_grad_norm)
+                                 : gradient_norm(model_->parameters());
+    optimizer_->step(lr);
+    step_ = step;
+    tokens_since_log += tokens;
+
+    if (step_ % s.log_every == 0 || step_ == s.steps) {
+      const auto now = std::chrono::steady_clock::now();
+      const double interval = std::chrono::duration<double>(now - last_log).count();
+      const double elapsed = std::chrono::duration<double>(now - started).count();
+      const double tokens_per_s = tokens_since_log / std::max(interval, 1e-9);
+      const double eta = elapsed / double(step_ - first_step) * double(s.steps - step_);
+      metrics.write(step_, {{"loss", loss}, {"cross_entropy", cross_entropy_sum / s.grad_accumulation}, {"lr", lr},
+                            {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s}});
+      std::ostringstream line;
+      line << "step " << step_ << "/" << s.steps << " loss " << std::fixed << std::setprecision(4) << loss << " lr "
+           << std::scientific << std::setprecision(2) << lr << std::fixed << std::setprecision(0) << " tok/s "
+           << tokens_per_s << " ETA " << format_duration(eta);
+      if (live_line) {
+        std::fprintf(stderr, "\r\033[K%s", line.str().c_str());
+        std::fflush(stderr);
+      } else {
+        log::info(line.str());
+      }
+      tokens_since_log = 0;
+      last_log = now;
+    }
+    if (step_ % s.eval_every == 0) evaluate();
+    if (g_stop_signal != 0) {
+      save();
+      outcome.reason = StopReason::interrupted;
+      outcome.message = std::string("stopped by ") + (g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM") + " at step " +
+                        std::to_string(step_) + "; checkpoint saved, continue with --resume";
+      break;
+    }
+    if (step_ % s.checkpoint_every == 0 || step_ == s.steps) save();
+  }
+  if (live_line) std::fprintf(stderr, "\n");
+  if (outcome.reason == StopReason::finished && step_ % s.eval_every != 0) evaluate();
+  outcome.step = step_;
+  return outcome;
+}
+
+}  // namespace convpt::training

@@ -1,0 +1,199 @@
+// Training machinery: schedules, optimisers, checkpoints (atomic, refusals), exact resume, NaN guard.
+#include "testing.h"  // first: see there
+
+#include <fstream>
+
+#include "core/run_dir.h"
+#include "temp_dir.h"
+#include "training/checkpoint.h"
+#include "training/schedule.h"
+#include "training/trainer.h"
+
+using namespace convpt;
+using namespace convpt::training;
+
+namespace {
+
+// Deterministic synthetic data: batch i depends only on (seed, i); targets copy the first inputs reversed.
+class CopySource : public BatchSource {
+ public:
+  explicit CopySource(uint64_t seed) : seed_(seed) {}
+  TensorBatch next() override {
+    torch::Generator generator = at::detail::createCPUGenerator(seed_ * 1000003 + position_++);
+    const torch::Tensor inputs = torch::randint(2, 40, {4, 8}, generator, torch::kLong);
+    const torch::Tensor targets =
+        torch::cat({inputs.narrow(1, 0, 3).flip(1), torch::full({4, 1}, models::kEosId, torch::kLong)}, 1);
+    return {inputs, targets};
+  }
+  std::string state() const override { return std::to_string(position_); }
+  void restore(const std::string& state) override { position_ = std::stoll(state); }
+
+ private:
+  uint64_t seed_;
+  int64_t position_ = 0;
+};
+
+config::Config tiny_run(const std::filesystem::path& output_dir, const std::string& name, int64_t steps) {
+  config::Config c;
+  c.run.output_dir = output_dir.string();
+  c.run.name = name;
+  c.model.arch = "lightconv";
+  c.model.vocab_size = 40;
+  c.data.sentinels = 10;
+  c.model.d_model = 16;
+  c.model.d_ff = 32;
+  c.model.num_heads = 2;
+  c.model.d_kv = 8;
+  c.model.encoder_layers = c.model.decoder_layers = 1;
+  c.model.dropout = 0.1;  // exercises the RNG state in checkpoints
+  c.model.max_positions = 16;
+  c.model.kernel_sizes = {3};
+  c.pretrain.steps = steps;
+  c.pretrain.optimizer = "adafactor";
+  c.pretrain.schedule = "rsqrt";
+  c.pretrain.learning_rate = 0.1;
+  c.pretrain.warmup_steps = 2;
+  c.pretrain.log_every = 1;
+  c.pretrain.eval_every = 1000;
+  c.pretrain.checkpoint_every = 2;
+  c.pretrain.keep_checkpoints = 3;
+  return c;
+}
+
+std::vector<std::string> losses(const std::filesystem::path& metrics) {
+  std::ifstream in(metrics);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    const auto start = line.find("\"loss\": ");
+    if (start != std::string::npos) out.push_back(line.substr(start, line.find(',', start) - start));
+  }
+  return out;
+}
+
+TrainOutcome train(const config::Config& c, uint64_t init_seed, const std::function<void(Trainer&)>& before = {}) {
+  torch::manual_seed(init_seed);
+  models::Seq2SeqModel model(c.model);
+  CopySource data(7);
+  const RunDir run = RunDir::create(c, "pretrain", /*allow_existing=*/true);
+  Trainer trainer(c, run, model, data, {c.pretrain, {}, ""});
+  if (before) before(trainer);
+  return trainer.run();
+}
+
+}  // namespace
+
+TEST_CASE("learning-rate schedules", "[training]") {
+  const ScheduleOptions rsqrt{"rsqrt", 1.0, 10000, 100000};
+  CHECK(learning_rate_at(rsqrt, 1) == Approx(0.01));      // 1/sqrt(10k) through the warm-up
+  CHECK(learning_rate_at(rsqrt, 10000) == Approx(0.01));
+  CHECK(learning_rate_at(rsqrt, 40000) == Approx(0.005));
+  const ScheduleOptions linear{"linear", 2.0, 10, 110};
+  CHECK(learning_rate_at(linear, 5) == Approx(1.0));
+  CHECK(learning_rate_at(linear, 10) == Approx(2.0));
+  CHECK(learning_rate_at(linear, 60) == Approx(1.0));
+  CHECK(learning_rate_at(linear, 110) == Approx(0.0));
+  const ScheduleOptions cosine{"cosine", 1.0, 0, 100};
+  CHECK(learning_rate_at(cosine, 50) == Approx(0.5));
+  CHECK(learning_rate_at(cosine, 100) == Approx(0.0).margin(1e-12));
+  CHECK(learning_rate_at({"constant", 0.001, 0, 10}, 7) == Approx(0.001));
+}
+
+TEST_CASE("Adafactor factors matrices, clips updates and minimises", "[training]") {
+  torch::manual_seed(0);
+  torch::Tensor matrix = torch::randn({6, 5}).requires_grad_();
+  torch::Tensor vector = torch::randn({5}).requires_grad_();
+  Adafactor optimizer({{"matrix", matrix}, {"vector", vector}}, {});
+  const double start = (matrix.square().sum() + vector.square().sum()).item<double>();
+  for (int i = 0; i < 200; ++i) {
+    optimizer.zero_grad();
+    (matrix.square().sum() + vector.square().sum()).backward();
+    const torch::Tensor before = matrix.detach().clone();
+    optimizer.step(0.1);
+    // Clipped update (RMS <= 1) times lr times max(1e-3, RMS(parameter)).
+    const double step_rms = (matrix.detach() - before).square().mean().sqrt().item<double>();
+    CHECK(step_rms <= 0.1 * std::max(1e-3, before.square().mean().sqrt().item<double>()) * (1 + 1e-6));
+  }
+  const auto state = optimizer.state();
+  CHECK(state.at("matrix/v_row").sizes() == torch::IntArrayRef({6}));
+  CHECK(state.at("matrix/v_col").sizes() == torch::IntArrayRef({5}));
+  CHECK(state.at("vector/v").sizes() == torch::IntArrayRef({5}));
+  CHECK((matrix.square().sum() + vector.square().sum()).item<double>() < 0.01 * start);
+}
+
+TEST_CASE("N steps straight equal N/2 + resume + N/2, bit for bit", "[training]") {
+  test::TempDir dir;
+  train(tiny_run(dir.path(), "straight", 8), 1);
+  train(tiny_run(dir.path(), "split", 4), 1);
+  // The resumed run starts from another initialisation: everything must come from the checkpoint.
+  const auto outcome = train(tiny_run(dir.path(), "split", 8), 99,
+                             [&](Trainer& t) { t.resume(dir.path() / "split"); });
+  CHECK(outcome.step == 8);
+  const auto straight = losses(dir.path() / "straight" / "metrics.jsonl");
+  const auto split = losses(dir.path() / "split" / "metrics.jsonl");
+  REQUIRE(straight.size() == 8);
+  CHECK(split == straight);
+  const auto a = load_checkpoint(dir.path() / "straight"), b = load_checkpoint(dir.path() / "split");
+  CHECK(a.step == 8);
+  for (const auto& [name, tensor] : a.model) {
+    INFO(name);
+    CHECK(torch::equal(tensor, b.model.at(name)));
+  }
+}
+
+TEST_CASE("checkpoints keep the last N and survive an interrupted write", "[training]") {
+  test::TempDir dir;
+  train(tiny_run(dir.path(), "run", 8), 1);
+  const auto checkpoints = dir.path() / "run" / "checkpoints";
+  CHECK_FALSE(std::filesystem::exists(checkpoints / "step-00000002"));  // keep_checkpoints = 3
+  CHECK(std::filesystem::exists(checkpoints / "step-00000004"));
+  CHECK(std::filesystem::exists(checkpoints / "step-00000008"));
+  // A crash mid-write leaves a .partial directory with half a file: the newest complete checkpoint still loads.
+  std::filesystem::create_directories(checkpoints / "step-00000010.partial");
+  std::ofstream(checkpoints / "step-00000010.partial" / "model.pt") << "PK\x03\x04 trunc";
+  CHECK(load_checkpoint(dir.path() / "run").step == 8);
+  // A corrupt file is refused with its name.
+  std::ofstream(checkpoints / "step-00000008" / "model.pt", std::ios::trunc) << "garbage";
+  CHECK_THROWS_WITH(load_checkpoint(checkpoints / "step-00000008"), Catch::Contains("model.pt"));
+}
+
+TEST_CASE("a checkpoint of another model is refused with what differs", "[training]") {
+  test::TempDir dir;
+  train(tiny_run(dir.path(), "small", 2), 1);
+  config::Config other = tiny_run(dir.path(), "wide", 4);
+  other.model.d_model = 32;
+  other.model.vocab_size = 48;
+  torch::manual_seed(1);
+  models::Seq2SeqModel model(other.model);
+  CopySource data(7);
+  Trainer trainer(other, RunDir::create(other, "pretrain"), model, data, {other.pretrain, {}, ""});
+  try {
+    trainer.resume(dir.path() / "small");
+    FAIL("resume should have been refused");
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("model.d_model: checkpoint 16, config 32"));
+    CHECK_THAT(e.what(), Catch::Contains("model.vocab_size: checkpoint 40, config 48"));
+  }
+}
+
+TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint", "[training]") {
+  test::TempDir dir;
+  config::Config c = tiny_run(dir.path(), "nan", 8);
+  c.pretrain.eval_every = 5;
+  torch::manual_seed(1);
+  models::Seq2SeqModel model(c.model);
+  CopySource data(7);
+  // The evaluation hook after step 5 poisons the weights, as a diverging run would; checkpoints are every 2 steps.
+  TrainerOptions options{c.pretrain, [&] {
+                           torch::NoGradGuard no_grad;
+                           model->shared->weight.fill_(std::numeric_limits<float>::quiet_NaN());
+                           return Evaluation{};
+                         },
+                         ""};
+  Trainer trainer(c, RunDir::create(c, "pretrain"), model, data, options);
+  const TrainOutcome outcome = trainer.run();
+  CHECK(outcome.reason == StopReason::non_finite_loss);
+  CHECK_THAT(outcome.message, Catch::Contains("at step 6"));
+  const auto kept = load_checkpoint(dir.path() / "nan");
+  CHECK(kept.step == 4);
+  CHECK(torch::isfinite(kept.model.at("shared.weight")).all().item<bool>());
+}
