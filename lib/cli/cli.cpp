@@ -80,10 +80,7 @@ int run(int argc, char** argv) {
   actions["env"] = add_env_command(app, global);
   actions["config"] = add_config_command(app, global);
   actions["info"] = add_info_command(app, global);
-  actions["tokenize"] = planned_command(app, "tokenize", "Train a SentencePiece model and encode corpora into token shards",
-                                        "issue #4", [](CLI::App& c, PlannedFlags& planned) {
-                                          c.add_option("--config", planned.config, "experiment YAML");
-                                        });
+  actions["tokenize"] = add_tokenize_command(app, global);
   actions["pretrain"] = planned_command(app, "pretrain", "Span-corruption pre-training from token shards", "issue #5",
                                         [](CLI::App& c, PlannedFlags& planned) {
                                           c.add_option("--config", planned.config, "experiment YAML")->required();

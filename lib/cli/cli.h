@@ -33,6 +33,7 @@ Action add_env_command(CLI::App& app, const GlobalOptions& global);
 Action add_config_command(CLI::App& app, const GlobalOptions& global);
 Action add_info_command(CLI::App& app, const GlobalOptions& global);
 Action add_bench_command(CLI::App& app, const GlobalOptions& global);
+Action add_tokenize_command(CLI::App& app, const GlobalOptions& global);
 
 int run(int argc, char** argv);
 

@@ -224,6 +224,14 @@ class Validator {
 
     non_negative(c.data.sentinels, "data.sentinels");
     require(c.data.sentinels < m.vocab_size, "data.sentinels", "must be smaller than model.vocab_size");
+    require(c.data.vocab_pieces > 3, "data.vocab_pieces", "must be > 3 (pad, eos and unk take ids 0-2), got " +
+                                                               std::to_string(c.data.vocab_pieces));
+    require(c.data.vocab_pieces + c.data.sentinels <= m.vocab_size, "data.vocab_pieces",
+            "pieces (" + std::to_string(c.data.vocab_pieces) + ") + sentinels (" + std::to_string(c.data.sentinels) +
+                ") exceed model.vocab_size (" + std::to_string(m.vocab_size) + ")");
+    positive(c.data.tokenizer_sample_lines, "data.tokenizer_sample_lines");
+    positive(c.data.tokenizer_threads, "data.tokenizer_threads");
+    require(!c.data.train_corpus.empty(), "data.train_corpus", "must not be empty");
 
     train(c.pretrain, "pretrain");
     positive(c.pretrain.input_length, "pretrain.input_length");
@@ -256,6 +264,8 @@ Config load_config(const YamlTree& tree) {
   Reader reader(tree);
   config.visit(reader);
   reader.reject_unknown_keys();
+  if (config.data.vocab_pieces == 0)  // the largest multiple of 100 that fits below the sentinels
+    config.data.vocab_pieces = (config.model.vocab_size - config.data.sentinels) / 100 * 100;
   Validator{tree}(config);
   return config;
 }

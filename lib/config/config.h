@@ -76,12 +76,31 @@ struct DataConfig {
   std::string root;                // dataset root; empty: $CONVPT_DATA_ROOT
   std::string tokenizer;           // SentencePiece model file
   int64_t sentinels = 100;
+  // SentencePiece pieces, pad/eos/unk included; sentinels take the ids above them. 0: model.vocab_size - sentinels
+  // rounded down to a multiple of 100 (32,128 -> 32,000 as the paper, 8,192 -> 8,000), resolved when loading.
+  int64_t vocab_pieces = 0;
+  std::string tokenizer_type = "unigram";
+  int64_t tokenizer_sample_lines = 1000000;  // seeded (run.seed) reservoir sample of train_corpus lines to train on
+  int64_t tokenizer_threads = 2;   // SentencePiece training threads; part of the result (unigram sums per thread)
+  // Pre-training text relative to the data root: plain text (documents separated by empty lines) or JSONL.
+  std::vector<std::string> train_corpus = {"pretrain/wiki_en.train.txt.gz"};
+  std::vector<std::string> valid_corpus = {"pretrain/wiki_en.valid.txt.gz"};
+  std::vector<std::string> tasks;  // tasks `tokenize encode` writes; empty: every built-in task whose files exist
+  std::string shards = "shards";   // output directory of `tokenize encode`
 
   bool operator==(const DataConfig&) const = default;
   template <class V> void visit(V& v) {
     v("root", root);
     v("tokenizer", tokenizer);
     v("sentinels", sentinels);
+    v("vocab_pieces", vocab_pieces);
+    v("tokenizer_type", tokenizer_type, {.choices = {"unigram", "bpe"}});
+    v("tokenizer_sample_lines", tokenizer_sample_lines);
+    v("tokenizer_threads", tokenizer_threads);
+    v("train_corpus", train_corpus);
+    v("valid_corpus", valid_corpus);
+    v("tasks", tasks);
+    v("shards", shards);
   }
 };
 

@@ -40,10 +40,10 @@ struct Column {
 
 // CSV or TSV. The text is the text columns joined by a space (empty ones left out); the label is one column.
 struct TableSpec {
-  CsvOptions csv;
+  CsvOptions csv = {};
   bool header = false;  // the first record names the columns and fixes the field count
   size_t fields = 0;    // without a header: the field count of every record (0: that of the first record)
-  std::vector<Column> text;
+  std::vector<Column> text = {};
   Column label = 0;
   // AG News: a backslash stands for a line break and becomes a space (runs of them: one space); `\$` is `$`.
   bool backslash_breaks = false;

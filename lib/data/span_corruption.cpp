@@ -66,7 +66,8 @@ NoiseCounts noise_counts(int64_t length, const SpanCorruptionOptions& options) {
 }
 
 CorruptionLengths compute_input_and_target_lengths(int64_t inputs_length, const SpanCorruptionOptions& options) {
-  if (inputs_length < 2) throw std::invalid_argument("span corruption needs inputs_length >= 2");
+  // From 3 on, every candidate raw length is >= 2 and masked as it is (shorter ones are masked as length 2).
+  if (inputs_length < 3) throw std::invalid_argument("span corruption needs inputs_length >= 3");
   const auto lengths_for = [&](int64_t tokens) {  // (inputs, targets), each with its EOS
     const NoiseCounts c = noise_counts(tokens, options);
     return std::pair{tokens - c.noise_tokens + c.noise_spans + 1, c.noise_tokens + c.noise_spans + 1};

@@ -49,9 +49,10 @@ struct NoiseCounts {
 NoiseCounts noise_counts(int64_t length, const SpanCorruptionOptions& options);
 
 // T5's random_spans_helper: the raw token count whose corrupted inputs (plus EOS) fill `inputs_length` exactly,
-// and the resulting targets length (plus EOS). (512, 0.15, 3) -> (568, 114). It counts with noise_counts, the
+// and the resulting targets length (plus EOS); inputs_length >= 3. (512, 0.15, 3) -> (568, 114). It counts with noise_counts, the
 // arithmetic of the mask itself, so the lengths it promises are the lengths span_corrupt produces. (T5 counts here
-// in float64, which differs at exact .5 products: for inputs 64 it promises 14 targets where its mask gives 16.)
+// in float64, which differs where a product is .5 in one and not the other: for inputs of 172 it promises 38
+// targets where its mask makes 40.)
 struct CorruptionLengths {
   int64_t raw_tokens = 0;
   int64_t targets_length = 0;

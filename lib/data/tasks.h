@@ -4,6 +4,23 @@
 // Every task reads its dataset's canonical files (GLUE TSV, TREC `COARSE:fine text`, aclImdb directories or
 // `label<TAB>text` TSV, quoted CSV, JSONL; plain or gzip) from a data root, one example at a time. Labels come out
 // as the task's label words (the text-to-text targets, e.g. "positive"), never as dataset-specific codes.
+//
+// Rules common to all tasks:
+// - Text is valid UTF-8: a byte that does not begin a valid UTF-8 sequence becomes a space (TREC's one 0xF0 byte,
+//   "sister\xF0city", reads "sister city", as in HF's loader).
+// - Dev carved from train, where a dataset has no dev split (trec, imdb, ag_news, sentiment140, user tasks without
+//   a dev file): an example is in dev when the FNV-1a 64 hash of its text, mod 10, is 0, and in train otherwise.
+//   Deterministic, streaming, stable under reordering, and duplicate texts stay on one side. wiki_toxic carves
+//   train/dev/test from its one labelled file the same way: bucket 0 dev, bucket 1 test, the rest train.
+// - Rows left out on purpose are not malformed: Sentiment140's neutral tweets (polarity 2, test only) are dropped
+//   from the binary task, giving the paper's 359 test tweets.
+// Per task: sst2 test = test_labeled.tsv (labels not from GLUE, see caveat); trec/trec_fine label words are readable
+// ("entity", fine: "entity animal" = coarse word + fine code); imdb has a fourth split "unsup" (label empty) and
+// reads imdb/aclImdb/{train,test}/ directories instead of the TSVs where they exist; ag_news text = title + " " +
+// description, where a run of backslashes marks a line break and becomes one space and `\$` is `$` (the readme says
+// "\n", but the data has a lone backslash: "social\network"); wiki_toxic (f1) also has a split "head267" (the
+// canonical Kaggle CSV's first rows); civil_comments (f1) reads civil_comments/{train,dev,test}.csv[.gz] with
+// columns comment_text and toxicity, toxic when toxicity >= 0.5 (not shipped: opening it says so).
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -36,7 +53,7 @@ struct Task {
   std::vector<std::string> label_words;  // class index -> label word
   std::string metric;                    // "accuracy", or "f1" (binary, positive class = label_words[1])
   std::vector<std::string> splits;       // e.g. {"train", "dev", "test"}
-  std::string caveat;                    // non-empty when a split is only a sample of the dataset (see MANIFEST.md)
+  std::string caveat;  // non-empty when a split is only a sample or not the official data (see MANIFEST.md)
 
   // Opens one split. Throws DataError for an unknown split or a missing/empty file.
   std::unique_ptr<ExampleReader> open(const std::string& split, const ReadOptions& options = {}) const;
@@ -52,6 +69,19 @@ std::vector<std::string> builtin_task_names();
 
 // A built-in task by name, or a user task defined in a YAML file (path ending in .yaml). Throws std::invalid_argument
 // for an unknown name (listing the known ones) and config::ConfigError for a bad task file.
+//
+// A task file (unknown keys are errors, naming file and line):
+//   name: my_task                  # default: the file name without .yaml
+//   format: tsv                    # tsv (no quoting, as GLUE) | csv (RFC 4180) | jsonl
+//   header: true                   # tsv/csv: the first row names the columns (default true)
+//   text_column: sentence          # a header name or a 0-based index (all digits); jsonl: a field name
+//   label_column: label
+//   label_words: {"0": negative, "1": positive}  # raw label -> word, in class order; default: the distinct labels of
+//                                  # the first split's file (train), sorted (numerically if all are integers)
+//   metric: accuracy               # accuracy | f1 (needs two label words, the second positive)
+//   splits: {train: train.tsv, dev: dev.tsv, test: test.tsv}  # relative paths: next to the task file first, then
+//                                  # under the data root; no dev but a train: dev is carved from train
+//   caveat: ...                    # optional
 Task find_task(const std::string& name_or_yaml, const std::filesystem::path& data_root);
 
 // Pre-training text: plain text (documents separated by empty lines; within a document, lines are joined with
