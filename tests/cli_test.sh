@@ -28,7 +28,10 @@ expect 0 "^convpt [0-9]+\.[0-9]+\.[0-9]+ \(commit" -- "$convpt" --version
 for cmd in env config info tokenize pretrain finetune eval bench; do
   expect 0 "Usage: .*$cmd" -- "$convpt" "$cmd" --help
 done
-for cmd in "tokenize" "pretrain --config x.yaml" "finetune --config x.yaml" "eval --checkpoint d --task trec" "bench"; do
+expect 2 "x.yaml: cannot open config file" -- "$convpt" pretrain --config x.yaml
+expect 2 "x.yaml: cannot open config file" -- "$convpt" finetune --config x.yaml
+expect 1 "no checkpoint found in $tmp/none" -- "$convpt" eval --checkpoint "$tmp/none" --task trec
+for cmd in "bench"; do
   expect 3 "not implemented yet \(issue #[0-9]+\)" -- "$convpt" $cmd
 done
 expect 2 "" -- "$convpt"
@@ -64,6 +67,42 @@ expect 0 "encoder\.layers\.\*\.conv " -- "$convpt" info --config "$src/experimen
 expect 0 "^\{\"arch\": \"transformer\", \"parameters\": [0-9]+" -- \
   "$convpt" info --config "$src/experiments/smoke/transformer.yaml" --json --length 128
 expect 2 "required" -- "$convpt" info
+
+# tokenize: SentencePiece on a small generated corpus (same seed, same bytes), then shards of the corpus and of a
+# task file, with statistics; missing corpora and bad keys are clear errors.
+mkdir -p "$tmp/data/pretrain" "$tmp/task"
+awk 'BEGIN { srand(1); n = split("ka ri to men sa lo ver pi dun el mor ta qui be son ra li go fen ul", s, " ")
+  for (d = 0; d < 300; d++) { for (l = 0; l < 3; l++) { line = ""; words = 4 + int(rand() * 10)
+    for (w = 0; w < words; w++) {
+      word = ""; for (k = 1 + int(rand() * 3); k > 0; k--) word = word s[1 + int(rand() * n)]
+      line = line (w ? " " : "") word }
+    print line "." }
+  print "" } }' >"$tmp/data/pretrain/train.txt"
+head -40 "$tmp/data/pretrain/train.txt" >"$tmp/data/pretrain/valid.txt"
+printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
+  'splits: {train: train.tsv, test: test.tsv}' >"$tmp/task/mini.yaml"
+printf 'sentence\tlabel\nkari to men\t1\nsa lo ver\t0\npi dun el\t1\n' | tee "$tmp/task/test.tsv" >"$tmp/task/train.tsv"
+tok=("$convpt" --set data.train_corpus=[pretrain/train.txt] --set data.valid_corpus=[pretrain/valid.txt]
+     --set data.vocab_pieces=200 --set "data.tasks=[$tmp/task/mini.yaml]" --set "data.tokenizer=$tmp/tok.model")
+smoke="$src/experiments/smoke/lightconv.yaml"
+expect 2 "subcommand is required" -- "$convpt" tokenize
+expect 0 "tok.model: 200 pieces \+ 100 sentinels, trained on 900 of 900 lines" -- \
+  "${tok[@]}" tokenize train --config "$smoke" --data-root "$tmp/data"
+expect 0 "" -- "${tok[@]}" tokenize train --config "$smoke" --data-root "$tmp/data" --out "$tmp/again.model"
+cmp -s "$tmp/tok.model" "$tmp/again.model" || { echo "FAIL: same seed, different models"; failures=$((failures + 1)); }
+grep -q "vocab_pieces: 200" "$tmp/tok.config.yaml" ||
+  { echo "FAIL: no resolved config next to the model"; failures=$((failures + 1)); }
+expect 0 "pretrain/train +300 +[0-9]+" -- \
+  "${tok[@]}" tokenize encode --config "$smoke" --data-root "$tmp/data" --out "$tmp/shards"
+for f in pretrain/train.idx pretrain/valid.bin tasks/mini/train.inputs.idx tasks/mini/test.targets.bin config.yaml \
+  stats.txt; do
+  [ -s "$tmp/shards/$f" ] || { echo "FAIL: tokenize encode did not write $f"; failures=$((failures + 1)); }
+done
+expect 1 "$tmp/data/pretrain/none.txt: no such corpus file" -- \
+  "${tok[@]}" tokenize train --config "$smoke" --data-root "$tmp/data" --set data.train_corpus=[pretrain/none.txt]
+printf 'base: %s\ndata:\n  vocab_piece: 100\n' "$smoke" >"$tmp/data_typo.yaml"
+expect 2 "data_typo.yaml:3: key 'data.vocab_piece': unknown key \(did you mean 'data.vocab_pieces'\?\)" -- \
+  "$convpt" tokenize train --config "$tmp/data_typo.yaml" --data-root "$tmp/data"
 
 # bench --ops: a tiny smoke run checks the table's shape (timings are never asserted).
 expect 0 "conv fast \(CPU\) +forward\+backward +16 +3" -- \

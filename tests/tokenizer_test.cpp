@@ -150,7 +150,8 @@ TEST_CASE("encode -> shard -> read -> decode gives the text back", "[tokenizer][
 
   const convpt::data::ShardReader reader(dir.path() / "text");
   REQUIRE(reader.documents() == static_cast<int64_t>(texts.size()));
-  for (size_t i = 0; i < texts.size(); ++i) CHECK(tokenizer.decode(reader.document(static_cast<int64_t>(i))) == texts[i]);
+  for (size_t i = 0; i < texts.size(); ++i)
+    CHECK(tokenizer.decode(reader.document(static_cast<int64_t>(i))) == texts[i]);
 }
 
 TEST_CASE("examples are tokenised into inputs and label targets", "[tokenizer][batching]") {

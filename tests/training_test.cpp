@@ -40,6 +40,7 @@ config::Config tiny_run(const std::filesystem::path& output_dir, const std::stri
   c.model.arch = "lightconv";
   c.model.vocab_size = 40;
   c.data.sentinels = 10;
+  c.data.vocab_pieces = 30;
   c.model.d_model = 16;
   c.model.d_ff = 32;
   c.model.num_heads = 2;

@@ -22,22 +22,6 @@ std::vector<std::string> GlobalOptions::config_overrides() const {
 
 namespace {
 
-struct PlannedFlags {  // storage for the flags of planned commands, so their --help is real
-  std::string config, task, init, checkpoint, split = "test";
-  bool resume = false, json = false;
-};
-
-// A subcommand whose issue has not landed yet: its flags and --help exist, running it says so and fails.
-Action planned_command(CLI::App& app, const std::string& name, const std::string& description,
-                       const std::string& tracking, const std::function<void(CLI::App&, PlannedFlags&)>& add_flags) {
-  auto flags = std::make_shared<PlannedFlags>();
-  add_flags(*app.add_subcommand(name, description), *flags);
-  return [name, tracking, flags] {
-    std::cerr << "convpt " << name << ": not implemented yet (" << tracking << ")\n";
-    return kNotImplemented;
-  };
-}
-
 // The first word that is neither a flag nor a flag's value, when it names no subcommand ("" otherwise).
 std::string unknown_command(const CLI::App& app, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -81,24 +65,9 @@ int run(int argc, char** argv) {
   actions["config"] = add_config_command(app, global);
   actions["info"] = add_info_command(app, global);
   actions["tokenize"] = add_tokenize_command(app, global);
-  actions["pretrain"] = planned_command(app, "pretrain", "Span-corruption pre-training from token shards", "issue #5",
-                                        [](CLI::App& c, PlannedFlags& planned) {
-                                          c.add_option("--config", planned.config, "experiment YAML")->required();
-                                          c.add_flag("--resume", planned.resume, "continue the run in run.name");
-                                        });
-  actions["finetune"] = planned_command(app, "finetune", "Text-to-text fine-tuning on a classification task",
-                                        "issue #5", [](CLI::App& c, PlannedFlags& planned) {
-                                          c.add_option("--config", planned.config, "experiment YAML")->required();
-                                          c.add_option("--task", planned.task, "task name or task YAML");
-                                          c.add_option("--init", planned.init, "pre-trained checkpoint to start from");
-                                        });
-  actions["eval"] = planned_command(app, "eval", "Evaluate a checkpoint on a task split", "issue #5",
-                                    [](CLI::App& c, PlannedFlags& planned) {
-                                      c.add_option("--checkpoint", planned.checkpoint, "checkpoint directory")->required();
-                                      c.add_option("--task", planned.task, "task name or task YAML")->required();
-                                      c.add_option("--split", planned.split, "dev|test")->capture_default_str();
-                                      c.add_flag("--json", planned.json, "print metrics as JSON");
-                                    });
+  actions["pretrain"] = add_pretrain_command(app, global);
+  actions["finetune"] = add_finetune_command(app, global);
+  actions["eval"] = add_eval_command(app, global);
   actions["bench"] = add_bench_command(app, global);
 
   try {

@@ -11,7 +11,8 @@ class App;
 namespace convpt::cli {
 
 // Exit codes shared by every subcommand.
-enum ExitCode : int { kOk = 0, kRuntimeError = 1, kUsageError = 2, kNotImplemented = 3 };
+// kInterrupted: SIGINT/SIGTERM stopped a run after saving a checkpoint (128 + SIGINT, as shells report it).
+enum ExitCode : int { kOk = 0, kRuntimeError = 1, kUsageError = 2, kNotImplemented = 3, kInterrupted = 130 };
 
 // Flags accepted before or after any subcommand. Unset values leave the config's `run` section alone.
 struct GlobalOptions {
@@ -33,6 +34,9 @@ Action add_env_command(CLI::App& app, const GlobalOptions& global);
 Action add_config_command(CLI::App& app, const GlobalOptions& global);
 Action add_info_command(CLI::App& app, const GlobalOptions& global);
 Action add_bench_command(CLI::App& app, const GlobalOptions& global);
+Action add_pretrain_command(CLI::App& app, const GlobalOptions& global);
+Action add_finetune_command(CLI::App& app, const GlobalOptions& global);
+Action add_eval_command(CLI::App& app, const GlobalOptions& global);
 Action add_tokenize_command(CLI::App& app, const GlobalOptions& global);
 
 int run(int argc, char** argv);

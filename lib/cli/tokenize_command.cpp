@@ -27,6 +27,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", seconds);
+  return text;
+}
+
 // The corpus files of a config list, under the data root; all checked before anything long starts.
 std::vector<fs::path> corpus_files(const std::vector<std::string>& relative, const fs::path& root) {
   std::vector<fs::path> files;
@@ -70,7 +76,7 @@ SplitStats encode_split(const std::string& name, data::ExampleReader& reader, co
                         const fs::path& prefix, bool labels, int threads) {
   const auto start = Clock::now();
   SplitStats stats{name};
-  data::ShardWriter inputs(labels ? prefix.string() + ".inputs" : prefix, tokenizer.vocab_size());
+  data::ShardWriter inputs(labels ? prefix.string() + ".inputs" : prefix.string(), tokenizer.vocab_size());
   std::optional<data::ShardWriter> targets;
   if (labels) targets.emplace(prefix.string() + ".targets", tokenizer.vocab_size());
 
@@ -108,8 +114,8 @@ SplitStats encode_split(const std::string& name, data::ExampleReader& reader, co
 
 void print_stats(std::ostream& out, const std::vector<SplitStats>& rows) {
   char line[160];
-  std::snprintf(line, sizeof line, "%-28s %10s %12s %9s %8s %7s\n", "split", "documents", "tokens", "MB text", "seconds",
-                "MB/s");
+  std::snprintf(line, sizeof line, "%-28s %10s %12s %9s %8s %7s\n", "split", "documents", "tokens", "MB text",
+                "seconds", "MB/s");
   out << line;
   for (const auto& r : rows) {
     const double mb = static_cast<double>(r.text_bytes) / 1e6;
@@ -135,7 +141,8 @@ int train(const Flags& flags, const GlobalOptions& global) {
   tokenizer::LineSample sample(config.data.tokenizer_sample_lines, static_cast<uint64_t>(config.run.seed));
   for (data::Example document; corpus.next(document);) sample.add_text(document.text);
   const double sampling = seconds_since(start);
-  log::info("sampled ", sample.lines().size(), " of ", sample.lines_seen(), " lines in ", sampling, " s; training a ",
+  log::info("sampled ", sample.lines().size(), " of ", sample.lines_seen(), " lines in ", seconds_text(sampling),
+            "; training a ",
             config.data.vocab_pieces, "-piece ", config.data.tokenizer_type, " model on ",
             config.data.tokenizer_threads, " threads");
   const std::string bytes = tokenizer::train_sentencepiece(
@@ -152,7 +159,7 @@ int train(const Flags& flags, const GlobalOptions& global) {
   write_file_atomically(resolved.replace_extension(".config.yaml"), config::to_yaml(config));
   std::cout << model.string() << ": " << config.data.vocab_pieces << " pieces + " << config.data.sentinels
             << " sentinels, trained on " << sample.lines().size() << " of " << sample.lines_seen()
-            << " lines (seed " << config.run.seed << ") in " << seconds_since(start) << " s\n";
+            << " lines (seed " << config.run.seed << ") in " << seconds_text(seconds_since(start)) << "\n";
   return kOk;
 }
 
@@ -163,9 +170,10 @@ int encode(const Flags& flags, const GlobalOptions& global) {
   if (config.data.tokenizer.empty()) throw std::invalid_argument("no tokenizer: set data.tokenizer");
   const tokenizer::Tokenizer tokenizer(config.data.tokenizer, static_cast<int32_t>(config.data.sentinels));
   if (tokenizer.vocab_size() > config.model.vocab_size)
-    throw std::invalid_argument(config.data.tokenizer + " has " + std::to_string(tokenizer.pieces()) + " pieces; with " +
-                                std::to_string(tokenizer.sentinels()) + " sentinels they exceed model.vocab_size (" +
-                                std::to_string(config.model.vocab_size) + ")");
+    throw std::invalid_argument(config.data.tokenizer + " has " + std::to_string(tokenizer.pieces()) +
+                                " pieces; with " + std::to_string(tokenizer.sentinels()) +
+                                " sentinels they exceed model.vocab_size (" + std::to_string(config.model.vocab_size) +
+                                ")");
   const int threads = config.run.threads > 0 ? static_cast<int>(config.run.threads)
                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const auto train_files = corpus_files(config.data.train_corpus, root);
@@ -173,7 +181,8 @@ int encode(const Flags& flags, const GlobalOptions& global) {
 
   std::vector<SplitStats> stats;
   const auto report = [&](SplitStats split) {
-    log::info(split.name, ": ", split.documents, " documents, ", split.tokens, " tokens, ", split.seconds, " s");
+    log::info(split.name, ": ", split.documents, " documents, ", split.tokens, " tokens, ",
+              seconds_text(split.seconds));
     stats.push_back(std::move(split));
   };
   for (const auto& [split, files] : {std::pair{"train", train_files}, std::pair{"valid", valid_files}}) {
@@ -195,7 +204,8 @@ int encode(const Flags& flags, const GlobalOptions& global) {
         log::info("skipping ", task.name, "/", split, ": ", e.what());
         continue;
       }
-      report(encode_split(task.name + "/" + split, *reader, tokenizer, out / "tasks" / task.name / split, true, threads));
+      const fs::path prefix = out / "tasks" / task.name / split;
+      report(encode_split(task.name + "/" + split, *reader, tokenizer, prefix, true, threads));
     }
     if (!task.caveat.empty()) log::warn(task.name, ": ", task.caveat);
   }

@@ -236,6 +236,7 @@ class Validator {
     train(c.pretrain, "pretrain");
     positive(c.pretrain.input_length, "pretrain.input_length");
     positive(c.pretrain.target_length, "pretrain.target_length");
+    positive(c.pretrain.eval_batches, "pretrain.eval_batches");
     require(c.pretrain.noise_density > 0 && c.pretrain.noise_density < 1, "pretrain.noise_density",
             "must be in (0, 1)");
     require(c.pretrain.mean_noise_span_length >= 1, "pretrain.mean_noise_span_length", "must be >= 1");

@@ -143,20 +143,18 @@ struct TrainConfig {
 };
 
 struct PretrainConfig : TrainConfig {
-  std::string corpus;               // token shard index of the training text
-  std::string valid_corpus;         // held-out shard for validation loss
   int64_t input_length = 512;
   int64_t target_length = 114;      // T5's target length for inputs of 512 at 15% noise, span 3
+  int64_t eval_batches = 20;        // validation batches (from <data.shards>/pretrain/valid) per evaluation
   double noise_density = 0.15;
   double mean_noise_span_length = 3.0;
 
   bool operator==(const PretrainConfig&) const = default;
   template <class V> void visit(V& v) {
     TrainConfig::visit(v);
-    v("corpus", corpus);
-    v("valid_corpus", valid_corpus);
     v("input_length", input_length);
     v("target_length", target_length);
+    v("eval_batches", eval_batches);
     v("noise_density", noise_density);
     v("mean_noise_span_length", mean_noise_span_length);
   }

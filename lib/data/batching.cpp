@@ -95,14 +95,13 @@ void ItemOrder::restore(const DataPosition& position) {
 PretrainBatches::PretrainBatches(const ShardReader& shard, const PretrainOptions& options)
     : shard_(shard),
       options_(options),
-      raw_length_(compute_input_and_target_lengths(options.input_length, options.corruption).raw_tokens),
-      chunks_((shard.tokens() + raw_length_ - 1) / raw_length_),
+      lengths_(compute_input_and_target_lengths(options.input_length, options.corruption)),
+      chunks_((shard.tokens() + lengths_.raw_tokens - 1) / lengths_.raw_tokens),
       order_(chunks_, options.order) {
-  const int64_t needed = compute_input_and_target_lengths(options.input_length, options.corruption).targets_length;
-  if (options.target_length < needed)
+  if (options.target_length < lengths_.targets_length)
     throw std::invalid_argument("span corruption of inputs of " + std::to_string(options.input_length) +
-                                " tokens makes targets of " + std::to_string(needed) + " tokens; target_length is " +
-                                std::to_string(options.target_length));
+                                " tokens makes targets of " + std::to_string(lengths_.targets_length) +
+                                " tokens; target_length is " + std::to_string(options.target_length));
   if (options.batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
   if (options.sentinels < 1 || options.sentinels >= shard.vocab_size())
     throw std::invalid_argument("sentinels must be in [1, shard vocabulary size)");
@@ -114,8 +113,10 @@ bool PretrainBatches::next(Batch& batch) {
   int64_t chunk, epoch;
   while (batch.batch_size < options_.batch_size && order_.next(chunk, epoch)) {
     tokens_.clear();
-    shard_.read_tokens(chunk * raw_length_, std::min((chunk + 1) * raw_length_, shard_.tokens()), tokens_);
-    Rng rng = Rng::keyed({options_.order.seed, kCorruption, static_cast<uint64_t>(epoch), static_cast<uint64_t>(chunk)});
+    const int64_t raw = lengths_.raw_tokens;
+    shard_.read_tokens(chunk * raw, std::min((chunk + 1) * raw, shard_.tokens()), tokens_);
+    Rng rng =
+        Rng::keyed({options_.order.seed, kCorruption, static_cast<uint64_t>(epoch), static_cast<uint64_t>(chunk)});
     span_corrupt(tokens_, options_.corruption, sentinels, rng, inputs_, targets_);
     append_padded(batch.inputs, inputs_, options_.input_length);  // lengths fit: see compute_input_and_target_lengths
     append_padded(batch.targets, targets_, options_.target_length);
@@ -152,7 +153,8 @@ FinetuneBatches::FinetuneBatches(std::vector<Seq2SeqExample> examples, const Fin
 bool FinetuneBatches::next(Batch& batch) {
   // Rows as they go into the batch: truncated to leave room for EOS, then EOS.
   const auto row = [](const std::vector<int32_t>& ids, int64_t length) {
-    std::vector<int32_t> out(ids.begin(), ids.begin() + std::min<int64_t>(static_cast<int64_t>(ids.size()), length - 1));
+    const auto kept = std::min<int64_t>(static_cast<int64_t>(ids.size()), length - 1);
+    std::vector<int32_t> out(ids.begin(), ids.begin() + kept);
     out.push_back(tokenizer::kEosId);
     return out;
   };

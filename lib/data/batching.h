@@ -92,14 +92,14 @@ class PretrainBatches {
   bool next(Batch& batch);
   DataPosition state() const { return order_.state(); }
   void restore(const DataPosition& position) { order_.restore(position); }
-  int64_t raw_length() const { return raw_length_; }  // tokens per chunk before corruption
+  int64_t raw_length() const { return lengths_.raw_tokens; }  // tokens per chunk before corruption
   int64_t chunks() const { return chunks_; }          // in the whole shard; the last may be shorter
   int64_t batches_per_epoch() const { return order_.items_per_epoch() / options_.batch_size; }
 
  private:
   const ShardReader& shard_;
   PretrainOptions options_;
-  int64_t raw_length_;
+  CorruptionLengths lengths_;
   int64_t chunks_;
   ItemOrder order_;
   std::vector<int32_t> tokens_, inputs_, targets_;  // scratch, reused across chunks

@@ -32,7 +32,9 @@ fs::path with_suffix(const fs::path& prefix, const char* suffix) { return prefix
   throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
 }
 
-template <class T> void put(std::string& out, T value) { out.append(reinterpret_cast<const char*>(&value), sizeof value); }
+template <class T> void put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
 
 template <class T> T get(const std::string& in, size_t at) {
   T value;

@@ -19,7 +19,7 @@ namespace convpt::data {
 class Rng {
  public:
   explicit Rng(uint64_t seed) : engine_(seed) {}
-  // A counter-based stream: the same key always gives the same numbers, whatever else was drawn before. The data
+  // A keyed stream: the same key always gives the same numbers, whatever else was drawn before. The data
   // pipeline keys by (seed, purpose, epoch, item), so results do not depend on the order items are processed in.
   static Rng keyed(std::initializer_list<uint64_t> key);
   // Uniform in [0, n) by rejection (no modulo bias); n > 0.
@@ -48,10 +48,10 @@ struct NoiseCounts {
 };
 NoiseCounts noise_counts(int64_t length, const SpanCorruptionOptions& options);
 
-// T5's random_spans_helper: the raw token count whose corrupted inputs (plus EOS) fill `inputs_length` exactly,
-// and the resulting targets length (plus EOS); inputs_length >= 3. (512, 0.15, 3) -> (568, 114). It counts with noise_counts, the
-// arithmetic of the mask itself, so the lengths it promises are the lengths span_corrupt produces. (T5 counts here
-// in float64, which differs where a product is .5 in one and not the other: for inputs of 172 it promises 38
+// T5's random_spans_helper: the raw token count whose corrupted inputs (plus EOS) fill `inputs_length` (>= 3)
+// exactly, and the resulting targets length (plus EOS): (512, 0.15, 3) -> (568, 114). It counts with noise_counts,
+// the arithmetic of the mask itself, so the lengths it promises are the lengths span_corrupt produces. (T5 counts
+// here in float64, which differs where a product is .5 in one and not the other: for inputs of 172 it promises 38
 // targets where its mask makes 40.)
 struct CorruptionLengths {
   int64_t raw_tokens = 0;

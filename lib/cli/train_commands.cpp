@@ -1,0 +1,236 @@
+// `convpt pretrain`, `convpt finetune` and `convpt eval`: the paper's experiments from token shards and tasks.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/run_dir.h"
+#include "core/runtime.h"
+#include "data/tasks.h"
+#include "models/model_info.h"
+#include "tokenizer/tokenizer.h"
+#include "training/checkpoint.h"
+#include "training/data_sources.h"
+
+namespace convpt::cli {
+namespace fs = std::filesystem;
+using training::Evaluation;
+
+namespace {
+
+int exit_code(const training::TrainOutcome& outcome) {
+  switch (outcome.reason) {
+    case training::StopReason::finished: return kOk;
+    case training::StopReason::interrupted: log::warn(outcome.message); return kInterrupted;
+    case training::StopReason::non_finite_loss: log::error(outcome.message); return kRuntimeError;
+  }
+  return kRuntimeError;
+}
+
+// Builds the model of `config` and, when `init` names a checkpoint, loads its weights (refusing another model).
+models::Seq2SeqModel build_model(const config::Config& config, const std::string& init, torch::Device device) {
+  models::Seq2SeqModel model(config.model);
+  if (!init.empty()) {
+    const training::CheckpointContents checkpoint = training::load_checkpoint(init);
+    if (const std::string diff = training::model_differences(checkpoint.config.model, config.model); !diff.empty())
+      throw std::runtime_error("checkpoint " + init + " is for another model:\n" + diff);
+    training::load_named_state(*model, checkpoint.model);
+    log::info("initialised from ", init, " (step ", checkpoint.step, ")");
+  }
+  model->to(device);
+  log::info(config.model.arch, ": ", models::parameter_count(*model), " parameters");
+  return model;
+}
+
+// Everything a classification task needs: examples per split (from `tokenize encode` shards when present,
+// else tokenised now) and the label words as token ids.
+struct TaskData {
+  data::Task task;
+  std::vector<std::vector<int32_t>> label_ids;
+  std::vector<data::Seq2SeqExample> examples(const std::string& split) const {
+    const fs::path prefix = shards / "tasks" / task.name / split;
+    if (fs::exists(prefix.string() + ".inputs.idx")) return data::read_examples(prefix);
+    const auto reader = task.open(split);
+    return data::tokenize_examples(*tokenizer, *reader);
+  }
+  std::shared_ptr<tokenizer::Tokenizer> tokenizer;
+  fs::path shards;
+};
+
+TaskData load_task(const config::Config& config, const std::string& data_root_flag) {
+  if (config.finetune.task.empty()) throw std::invalid_argument("no task: pass --task or set finetune.task");
+  if (config.data.tokenizer.empty()) throw std::invalid_argument("data.tokenizer is not set (see convpt tokenize)");
+  TaskData t{data::find_task(config.finetune.task, data::resolve_data_root(data_root_flag, config.data.root)), {},
+             std::make_shared<tokenizer::Tokenizer>(config.data.tokenizer, int32_t(config.data.sentinels)),
+             config.data.shards};
+  if (t.tokenizer->vocab_size() > config.model.vocab_size)
+    throw std::invalid_argument("the tokenizer has " + std::to_string(t.tokenizer->vocab_size()) +
+                                " ids but model.vocab_size is " + std::to_string(config.model.vocab_size));
+  for (const auto& word : t.task.label_words) t.label_ids.push_back(t.tokenizer->encode(word));
+  if (!t.task.caveat.empty()) log::warn(t.task.name, ": ", t.task.caveat);
+  return t;
+}
+
+Evaluation metrics_of(const eval::ConfusionMatrix& confusion, const std::string& prefix) {
+  return {{prefix + "accuracy", confusion.accuracy()}, {prefix + "f1", confusion.task_f1()},
+          {prefix + "examples", double(confusion.examples())}};
+}
+
+config::Config load_run_config(const std::string& file, const GlobalOptions& global) {
+  return config::load_config(file, global.config_overrides());
+}
+
+}  // namespace
+
+Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
+  struct Flags {
+    std::string config;
+    bool resume = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("pretrain", "Span-corruption pre-training from token shards");
+  cmd->add_option("--config", flags->config, "experiment YAML")->required();
+  cmd->add_flag("--resume", flags->resume, "continue the run in <run.output_dir>/<run.name> from its last checkpoint");
+  return [flags, &global]() -> int {
+    const config::Config config = load_run_config(flags->config, global);
+    if (flags->resume && config.run.name.empty()) throw std::invalid_argument("--resume needs run.name");
+    const torch::Device device = apply_runtime(config.run);
+    const fs::path shards = fs::path(config.data.shards) / "pretrain";
+    const data::ShardReader train(shards / "train"), valid(shards / "valid");
+    if (train.vocab_size() > config.model.vocab_size)
+      throw std::invalid_argument("the shards use " + std::to_string(train.vocab_size()) +
+                                  " ids but model.vocab_size is " + std::to_string(config.model.vocab_size));
+    const config::PretrainConfig& p = config.pretrain;
+    data::PretrainOptions options{p.batch_size, p.input_length, p.target_length,
+                                  {p.noise_density, p.mean_noise_span_length}, int32_t(config.data.sentinels),
+                                  {.seed = uint64_t(config.run.seed)}};
+    const RunDir run = RunDir::create(config, "pretrain", flags->resume);
+    log::info(describe_runtime().substr(0, describe_runtime().find("PyTorch built with")));
+    models::Seq2SeqModel model = build_model(config, "", device);
+    training::StreamSource<data::PretrainBatches> source(std::make_unique<data::PretrainBatches>(train, options),
+                                                         device);
+    training::TrainerOptions trainer_options{
+        p, [&] { return Evaluation{{"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device)}}; },
+        ""};
+    training::Trainer trainer(config, run, model, source, trainer_options);
+    if (flags->resume) {
+      if (const auto latest = training::latest_checkpoint(run.path())) trainer.resume(*latest);
+    }
+    const training::TrainOutcome outcome = trainer.run();
+    std::ostringstream results;
+    results << "{\"command\": \"pretrain\", \"arch\": \"" << config.model.arch << "\", \"step\": " << outcome.step
+            << ", \"valid_loss\": " << (outcome.best.count("valid_loss") ? outcome.best.at("valid_loss") : NAN)
+            << "}\n";
+    write_file_atomically(run.file("results.json"), results.str());
+    return exit_code(outcome);
+  };
+}
+
+Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
+  struct Flags {
+    std::string config, task, init, data_root;
+    bool resume = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("finetune", "Text-to-text fine-tuning on a classification task");
+  cmd->add_option("--config", flags->config, "experiment YAML")->required();
+  cmd->add_option("--task", flags->task, "task name or task YAML (default: finetune.task)");
+  cmd->add_option("--init", flags->init, "pre-trained checkpoint (run or checkpoint directory)");
+  cmd->add_option("--data-root", flags->data_root, "dataset root (default: $CONVPT_DATA_ROOT, then data.root)");
+  cmd->add_flag("--resume", flags->resume, "continue the run in <run.output_dir>/<run.name>");
+  return [flags, &global]() -> int {
+    std::vector<std::string> overrides = global.config_overrides();
+    if (!flags->task.empty()) overrides.push_back("finetune.task=" + flags->task);
+    if (!flags->init.empty()) overrides.push_back("finetune.init=" + flags->init);
+    const config::Config config = config::load_config(flags->config, overrides);
+    if (flags->resume && config.run.name.empty()) throw std::invalid_argument("--resume needs run.name");
+    const torch::Device device = apply_runtime(config.run);
+    const TaskData task = load_task(config, flags->data_root);
+    const config::FinetuneConfig& f = config.finetune;
+    const auto dev = task.examples("dev"), test = task.examples("test");
+    data::FinetuneOptions options{f.batch_size, f.input_length, f.target_length, {.seed = uint64_t(config.run.seed)}};
+    const RunDir run = RunDir::create(config, "finetune", flags->resume);
+    models::Seq2SeqModel model = build_model(config, f.init, device);
+    training::StreamSource<data::FinetuneBatches> source(
+        std::make_unique<data::FinetuneBatches>(task.examples("train"), options), device);
+    auto evaluate = [&](const std::vector<data::Seq2SeqExample>& split, const std::string& prefix) {
+      return metrics_of(training::classify(*model, split, task.label_ids, f.batch_size, f.input_length, device),
+                        prefix);
+    };
+    const std::string select = task.task.metric == "f1" ? "dev_f1" : "dev_accuracy";
+    training::Trainer trainer(config, run, model, source, {f, [&] { return evaluate(dev, "dev_"); }, select});
+    if (flags->resume) {
+      if (const auto latest = training::latest_checkpoint(run.path())) trainer.resume(*latest);
+    }
+    const training::TrainOutcome outcome = trainer.run();
+    if (outcome.reason != training::StopReason::finished) return exit_code(outcome);
+
+    // Test with the weights that scored best on dev.
+    training::load_named_state(*model, training::load_checkpoint(run.file("best")).model);
+    model->eval();
+    const eval::ConfusionMatrix confusion =
+        training::classify(*model, test, task.label_ids, f.batch_size, f.input_length, device);
+    std::ostringstream results;
+    results << "{\"command\": \"finetune\", \"task\": \"" << task.task.name << "\", \"arch\": \""
+            << config.model.arch << "\", \"init\": \"" << f.init << "\", \"metric\": \"" << task.task.metric
+            << "\", \"best_step\": " << outcome.best.at("best_step") << ", \"dev_" << task.task.metric
+            << "\": " << outcome.best.at(select) << ", \"sample_only\": " << (task.task.caveat.empty() ? "false" : "true")
+            << ", \"test\": " << confusion.to_json(task.task.label_words) << "}\n";
+    write_file_atomically(run.file("results.json"), results.str());
+    log::info(task.task.name, " test: accuracy ", confusion.accuracy(), ", F1 ", confusion.task_f1(), " (",
+              confusion.examples(), " examples; best dev step ", outcome.best.at("best_step"), ")");
+    return kOk;
+  };
+}
+
+Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
+  struct Flags {
+    std::string checkpoint, task, split = "test", data_root;
+    bool json = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a task split");
+  cmd->add_option("--checkpoint", flags->checkpoint, "run directory (its best/ weights if any) or checkpoint")
+      ->required();
+  cmd->add_option("--task", flags->task, "task name or task YAML")->required();
+  cmd->add_option("--split", flags->split, "split to evaluate")->capture_default_str();
+  cmd->add_option("--data-root", flags->data_root, "dataset root (default: $CONVPT_DATA_ROOT, then data.root)");
+  cmd->add_flag("--json", flags->json, "print the metrics as JSON");
+  return [flags, &global]() -> int {
+    const fs::path best = fs::path(flags->checkpoint) / "best";
+    const fs::path source = fs::exists(best / "latest") ? best : fs::path(flags->checkpoint);
+    training::CheckpointContents checkpoint = training::load_checkpoint(source);
+    config::Config config = checkpoint.config;
+    config.finetune.task = flags->task;
+    if (global.threads >= 0) config.run.threads = global.threads;
+    if (!global.device.empty()) config.run.device = global.device;
+    const torch::Device device = apply_runtime(config.run);
+    const TaskData task = load_task(config, flags->data_root);
+    models::Seq2SeqModel model(config.model);
+    training::load_named_state(*model, checkpoint.model);
+    model->to(device);
+    model->eval();
+    const eval::ConfusionMatrix confusion = training::classify(
+        *model, task.examples(flags->split), task.label_ids, config.finetune.batch_size, config.finetune.input_length,
+        device);
+    if (flags->json) {
+      std::cout << confusion.to_json(task.task.label_words) << "\n";
+    } else {
+      std::cout << task.task.name << " " << flags->split << ": " << confusion.examples() << " examples, accuracy "
+                << confusion.accuracy() << ", F1 (" << (confusion.classes() == 2 ? "binary" : "macro") << ") "
+                << confusion.task_f1() << "\nconfusion (rows: gold, columns: predicted; " ;
+      for (size_t i = 0; i < task.task.label_words.size(); ++i) std::cout << (i ? ", " : "") << task.task.label_words[i];
+      std::cout << ")\n";
+      for (int64_t g = 0; g < confusion.classes(); ++g) {
+        for (int64_t p = 0; p < confusion.classes(); ++p) std::cout << (p ? " " : "  ") << confusion.count(g, p);
+        std::cout << "\n";
+      }
+      if (!task.task.caveat.empty()) std::cout << "note: " << task.task.caveat << "\n";
+    }
+    return kOk;
+  };
+}
+
+}  // namespace convpt::cli
