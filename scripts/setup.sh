@@ -29,11 +29,11 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! "$TORCH_ENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+if ! "$TORCH_ENV/bin/python" -c "import torch, safetensors, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
   say "installing torch==$TORCH_VERSION (LibTorch for C++) into $TORCH_ENV (one time, ~5 GB)"
   mkdir -p "$CACHE"
   python3 -m venv "$TORCH_ENV"
-  "$TORCH_ENV/bin/pip" install -q "torch==$TORCH_VERSION" numpy
+  "$TORCH_ENV/bin/pip" install -q "torch==$TORCH_VERSION" numpy safetensors  # safetensors: tests read checkpoints
 fi
 cuda=$("$TORCH_ENV/bin/python" -c "import torch; print(torch.version.cuda or 'cpu')")
 case "$cuda" in

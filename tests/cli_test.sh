@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The convpt binary as a user drives it: help, version, global flags, exit codes, config errors.
-# Usage: cli_test.sh /path/to/convpt /path/to/source-dir
+# Usage: cli_test.sh /path/to/convpt /path/to/source-dir /path/to/python-with-torch
 set -u
 convpt=$1
 src=$2
+python=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -103,6 +104,42 @@ expect 1 "$tmp/data/pretrain/none.txt: no such corpus file" -- \
 printf 'base: %s\ndata:\n  vocab_piece: 100\n' "$smoke" >"$tmp/data_typo.yaml"
 expect 2 "data_typo.yaml:3: key 'data.vocab_piece': unknown key \(did you mean 'data.vocab_pieces'\?\)" -- \
   "$convpt" tokenize train --config "$tmp/data_typo.yaml" --data-root "$tmp/data"
+
+# pretrain -> finetune -> eval end to end on those shards; checkpoints load in Python; resume, refusal, SIGINT.
+run=("${tok[@]}" --set "data.shards=$tmp/shards" --set "run.output_dir=$tmp/runs" --set pretrain.batch_size=4
+     --set pretrain.eval_batches=2 --set pretrain.eval_every=3 --set pretrain.checkpoint_every=3 --set pretrain.log_every=1)
+expect 0 "step 6/6 loss" -- "${run[@]}" --set run.name=pt --set pretrain.steps=6 pretrain --config "$smoke"
+for f in config.yaml log.txt metrics.jsonl results.json checkpoints/latest checkpoints/step-00000006/model.safetensors; do
+  [ -s "$tmp/runs/pt/$f" ] || { echo "FAIL: pretrain did not write $f"; failures=$((failures + 1)); }
+done
+grep -q '"valid_loss"' "$tmp/runs/pt/metrics.jsonl" || { echo "FAIL: no validation loss"; failures=$((failures + 1)); }
+expect 0 "shared.weight \[512, 64\]" -- "$python" -c "from safetensors.torch import load_file
+d = load_file('$tmp/runs/pt/checkpoints/step-00000006/model.safetensors')
+print(len(d), 'tensors; shared.weight', list(d['shared.weight'].shape))"
+expect 0 "resumed from .*step-00000006 at step 6" -- \
+  "${run[@]}" --set run.name=pt --set pretrain.steps=8 pretrain --config "$smoke" --resume
+printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
+  'splits: {train: train.tsv, dev: test.tsv, test: test.tsv}' >"$tmp/task/mini_dev.yaml"
+ft=("${run[@]}" --set finetune.steps=4 --set finetune.eval_every=2 --set finetune.batch_size=2)
+expect 0 "mini_dev test: accuracy" -- "${ft[@]}" --set run.name=ft finetune --config "$smoke" \
+  --task "$tmp/task/mini_dev.yaml" --init "$tmp/runs/pt" --data-root "$tmp/data"
+grep -q '"test": {"examples": 3, "accuracy": ' "$tmp/runs/ft/results.json" ||
+  { echo "FAIL: finetune results.json lacks test metrics"; failures=$((failures + 1)); }
+expect 0 '^\{"examples": 3, "accuracy": [0-9.]+, "f1": ' -- \
+  "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data" --json
+expect 1 "model.d_model: checkpoint 64, config 32" -- "${ft[@]}" --set run.name=ft2 \
+  --set model.d_model=32 finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" --init "$tmp/runs/pt" \
+  --data-root "$tmp/data"
+"${run[@]}" --set run.name=int --set pretrain.steps=100000 pretrain --config "$smoke" >"$tmp/int.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do [ -s "$tmp/runs/int/metrics.jsonl" ] && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+status=$?
+if [ "$status" -ne 130 ] || ! grep -q "stopped by SIGINT" "$tmp/int.log" || [ ! -s "$tmp/runs/int/checkpoints/latest" ]; then
+  echo "FAIL: SIGINT should save a checkpoint and exit 130 (got $status)"; sed 's/^/    /' "$tmp/int.log" | tail -5
+  failures=$((failures + 1))
+fi
 
 # bench --ops: a tiny smoke run checks the table's shape (timings are never asserted).
 expect 0 "conv fast \(CPU\) +forward\+backward +16 +3" -- \

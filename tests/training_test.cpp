@@ -6,6 +6,7 @@
 #include "core/run_dir.h"
 #include "temp_dir.h"
 #include "training/checkpoint.h"
+#include "training/safetensors.h"
 #include "training/schedule.h"
 #include "training/trainer.h"
 
@@ -83,6 +84,33 @@ TrainOutcome train(const config::Config& c, uint64_t init_seed, const std::funct
 
 }  // namespace
 
+TEST_CASE("safetensors round-trips every dtype and rejects damaged files", "[training]") {
+  test::TempDir dir;
+  const StateDict original = {{"a.weight", torch::randn({3, 4})},
+                              {"b", torch::randn({2}, torch::kFloat64)},
+                              {"c", torch::randn({5}).to(torch::kBFloat16)},
+                              {"step", torch::tensor(7, torch::kLong)},
+                              {"rng", torch::randint(0, 255, {16}, torch::kUInt8)}};
+  const auto path = dir.path() / "t.safetensors";
+  save_safetensors(path, original, {{"format", "pt"}});
+  const StateDict loaded = load_safetensors(path);
+  REQUIRE(loaded.size() == original.size());
+  for (const auto& [name, tensor] : original) {
+    INFO(name);
+    CHECK(loaded.at(name).scalar_type() == tensor.scalar_type());
+    CHECK(torch::equal(loaded.at(name), tensor));
+  }
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(dir.path() / "short.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() - 4);
+  CHECK_THROWS_WITH(load_safetensors(dir.path() / "short.safetensors"), Catch::Contains("short.safetensors"));
+  std::ofstream(dir.path() / "bad.safetensors", std::ios::binary) << std::string(8, '\xff') << "{";
+  CHECK_THROWS_WITH(load_safetensors(dir.path() / "bad.safetensors"), Catch::Contains("beyond the end"));
+}
+
 TEST_CASE("learning-rate schedules", "[training]") {
   const ScheduleOptions rsqrt{"rsqrt", 1.0, 10000, 100000};
   CHECK(learning_rate_at(rsqrt, 1) == Approx(0.01));      // 1/sqrt(10k) through the warm-up
@@ -150,11 +178,11 @@ TEST_CASE("checkpoints keep the last N and survive an interrupted write", "[trai
   CHECK(std::filesystem::exists(checkpoints / "step-00000008"));
   // A crash mid-write leaves a .partial directory with half a file: the newest complete checkpoint still loads.
   std::filesystem::create_directories(checkpoints / "step-00000010.partial");
-  std::ofstream(checkpoints / "step-00000010.partial" / "model.pt") << "PK\x03\x04 trunc";
+  std::ofstream(checkpoints / "step-00000010.partial" / "model.safetensors") << "PK\x03\x04 trunc";
   CHECK(load_checkpoint(dir.path() / "run").step == 8);
   // A corrupt file is refused with its name.
-  std::ofstream(checkpoints / "step-00000008" / "model.pt", std::ios::trunc) << "garbage";
-  CHECK_THROWS_WITH(load_checkpoint(checkpoints / "step-00000008"), Catch::Contains("model.pt"));
+  std::ofstream(checkpoints / "step-00000008" / "model.safetensors", std::ios::trunc) << "garbage";
+  CHECK_THROWS_WITH(load_checkpoint(checkpoints / "step-00000008"), Catch::Contains("model.safetensors"));
 }
 
 TEST_CASE("a checkpoint of another model is refused with what differs", "[training]") {

@@ -106,9 +106,8 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
     data::PretrainOptions options{p.batch_size, p.input_length, p.target_length,
                                   {p.noise_density, p.mean_noise_span_length}, int32_t(config.data.sentinels),
                                   {.seed = uint64_t(config.run.seed)}};
-    const RunDir run = RunDir::create(config, "pretrain", flags->resume);
-    log::info(describe_runtime().substr(0, describe_runtime().find("PyTorch built with")));
     models::Seq2SeqModel model = build_model(config, "", device);
+    const RunDir run = RunDir::create(config, "pretrain", flags->resume);
     training::StreamSource<data::PretrainBatches> source(std::make_unique<data::PretrainBatches>(train, options),
                                                          device);
     training::TrainerOptions trainer_options{
@@ -151,8 +150,8 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     const config::FinetuneConfig& f = config.finetune;
     const auto dev = task.examples("dev"), test = task.examples("test");
     data::FinetuneOptions options{f.batch_size, f.input_length, f.target_length, {.seed = uint64_t(config.run.seed)}};
+    models::Seq2SeqModel model = build_model(config, f.init, device);  // before the run directory: may refuse
     const RunDir run = RunDir::create(config, "finetune", flags->resume);
-    models::Seq2SeqModel model = build_model(config, f.init, device);
     training::StreamSource<data::FinetuneBatches> source(
         std::make_unique<data::FinetuneBatches>(task.examples("train"), options), device);
     auto evaluate = [&](const std::vector<data::Seq2SeqExample>& split, const std::string& prefix) {

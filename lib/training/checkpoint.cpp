@@ -8,10 +8,9 @@
 #include <set>
 #include <sstream>
 
-#include <torch/serialize.h>
-
 #include "core/build_info.h"
 #include "core/run_dir.h"
+#include "training/safetensors.h"
 
 namespace convpt::training {
 namespace fs = std::filesystem;
@@ -25,25 +24,6 @@ std::string read_text(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-void write_dict(const fs::path& path, const StateDict& state) {
-  c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& [name, tensor] : state) dict.insert(name, tensor.detach().cpu().contiguous());
-  const std::vector<char> bytes = torch::pickle_save(dict);
-  write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
-}
-
-StateDict read_dict(const fs::path& path) {
-  const std::string bytes = read_text(path);
-  try {
-    const c10::IValue value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-    StateDict state;
-    for (const auto& entry : value.toGenericDict()) state[entry.key().toStringRef()] = entry.value().toTensor();
-    return state;
-  } catch (const c10::Error& e) {
-    throw std::runtime_error("corrupt checkpoint file " + path.string() + ": " + e.what_without_backtrace());
-  }
 }
 
 std::string json_escape(const std::string& text) {
@@ -104,11 +84,11 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const CheckpointConten
   const fs::path partial = checkpoints_dir / (std::string(name) + ".partial");
   fs::remove_all(partial);
   fs::create_directories(partial);
-  write_dict(partial / "model.pt", c.model);
+  save_safetensors(partial / "model.safetensors", c.model, {{"format", "pt"}, {"arch", c.config.model.arch}});
   StateDict trainer;
   for (const auto& [key, tensor] : c.optimizer) trainer["optimizer/" + key] = tensor;
   trainer["rng/cpu"] = c.rng_state;
-  write_dict(partial / "trainer.pt", trainer);
+  save_safetensors(partial / "trainer.safetensors", trainer);
   write_file_atomically(partial / "config.yaml", config::to_yaml(c.config));
   std::ostringstream meta;
   meta << "{\n  \"format\": \"convpt-checkpoint-1\",\n  \"step\": " << c.step << ",\n  \"arch\": \""
@@ -152,8 +132,8 @@ CheckpointContents load_checkpoint(const fs::path& path) {
   c.step = std::stoll(json_field(meta, "step", dir / "meta.json"));
   c.data_state = json_field(meta, "data_state", dir / "meta.json");
   c.config = config::load_config(dir / "config.yaml");
-  c.model = read_dict(dir / "model.pt");
-  for (const auto& [key, tensor] : read_dict(dir / "trainer.pt")) {
+  c.model = load_safetensors(dir / "model.safetensors");
+  for (const auto& [key, tensor] : load_safetensors(dir / "trainer.safetensors")) {
     if (key.rfind("optimizer/", 0) == 0) c.optimizer[key.substr(10)] = tensor;
     if (key == "rng/cpu") c.rng_state = tensor;
   }

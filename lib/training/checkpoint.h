@@ -2,11 +2,11 @@
 // Checkpoints: one directory per saved step, written atomically, readable from Python.
 //
 //   <run>/checkpoints/step-00001000/
-//     model.pt      the model's parameters: a dict {name: tensor} written with LibTorch's pickler, so that
-//                   Python's `torch.load("model.pt")` returns it (the names are those of `convpt info`)
-//     trainer.pt    optimiser slots ("optimizer/<parameter>/<slot>", "optimizer/step") and RNG state ("rng/cpu")
-//     meta.json     step, data position, and what produced it (convpt version, architecture)
-//     config.yaml   the run's resolved config (the model section decides whether a checkpoint fits a model)
+//     model.safetensors    the model's parameters by name (the names of `convpt info`), in the safetensors
+//                          format: Python reads it with `safetensors.torch.load_file`, no pickled code involved
+//     trainer.safetensors  optimiser slots ("optimizer/<parameter>/<slot>", "optimizer/step"), RNG ("rng/cpu")
+//     meta.json            step, data position, and what produced it (convpt version, architecture)
+//     config.yaml          the run's resolved config (the model section decides whether a checkpoint fits a model)
 //   <run>/checkpoints/latest   the name of the newest complete checkpoint
 //
 // A checkpoint is written into "<name>.partial", every file fsynced, then renamed: an interrupted write leaves
