@@ -179,7 +179,7 @@ TrainOutcome Trainer::run() {
       (out.loss / double(s.grad_accumulation)).backward();
       loss_sum += out.loss.item<double>();
       cross_entropy_sum += out.cross_entropy.item<double>();
-      tokens += batch.inputs.numel() + batch.targets.numel();
+      tokens += (batch.inputs != models::kPadId).sum().item<int64_t>() + out.target_tokens;  // real tokens only
     }
     const double loss = loss_sum / s.grad_accumulation;
     if (!std::isfinite(loss)) {
