@@ -2,12 +2,13 @@
 # The quick job until the full Table 2 grid lands: trains the CPU-size SentencePiece vocabulary, encodes the data,
 # then fine-tunes the CPU-size Transformer and lightweight-conv models from scratch on TREC and prints their test
 # accuracy beside the paper's "no pre-training" rows. A few minutes on a 2-core machine.
-#   scripts/quickstart.sh [WORK_DIR]        (default: runs/quickstart; data from $CONVPT_DATA_ROOT or ../shared/data)
+#   scripts/quickstart.sh [WORK_DIR]        (default: runs/quickstart; data root: scripts/data_root.sh)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 convpt=$src/build/convpt
 work=${1:-$src/runs/quickstart}
-export CONVPT_DATA_ROOT=${CONVPT_DATA_ROOT:-$src/../shared/data}
+CONVPT_DATA_ROOT=$("$src/scripts/data_root.sh")
+export CONVPT_DATA_ROOT
 mkdir -p "$work"
 cd "$work"
 
