@@ -24,7 +24,7 @@ for arch in transformer lightconv; do
   if [ ! -f "runs/trec-$arch/results.json" ]; then
     rm -rf "runs/trec-$arch"
     "$convpt" finetune --config "$src/experiments/cpu/finetune.yaml" --task trec \
-      --set model.arch=$arch --set run.name=trec-$arch --set finetune.steps=300
+      --set model.arch=$arch --set run.name=trec-$arch
   fi
 done
 
@@ -34,4 +34,4 @@ for arch in transformer lightconv; do
   accuracy=$(sed -n 's/.*"test": {"examples": [0-9]*, "accuracy": \([0-9.]*\).*/\1/p' "runs/trec-$arch/results.json")
   awk -v arch="$arch" -v a="$accuracy" -v p="${paper[$arch]}" 'BEGIN { printf "%-12s %9.2f%% %9.2f%% %14s\n", arch, 100 * a, p, "12+12, d=768" }'
 done
-echo "(convpt: CPU size, 4+4 layers, d_model 256, 300 steps; results and logs in $work/runs)"
+echo "(convpt: CPU size, 4+4 layers, d_model 256, 600 steps of 32; results and logs in $work/runs)"
