@@ -202,6 +202,9 @@ TEST_CASE("a checkpoint of another model is refused with what differs", "[traini
     CHECK_THAT(e.what(), Catch::Contains("model.d_model: checkpoint 16, config 32"));
     CHECK_THAT(e.what(), Catch::Contains("model.vocab_size: checkpoint 40, config 48"));
   }
+  config::ModelConfig other_dropout = tiny_run(dir.path(), "x", 1).model;
+  other_dropout.dropout = 0.3;
+  CHECK(model_differences(tiny_run(dir.path(), "x", 1).model, other_dropout).empty());
 }
 
 TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint", "[training]") {

@@ -157,7 +157,8 @@ std::string model_differences(const config::ModelConfig& checkpoint, const confi
   const auto a = lines(checkpoint), b = lines(wanted);
   std::string out;
   for (const auto& [key, value] : a)
-    if (b.at(key) != value) out += "model." + key + ": checkpoint " + value + ", config " + b.at(key) + "\n";
+    if (key != "dropout" && b.at(key) != value)  // dropout is a training setting, not part of the weights
+      out += "model." + key + ": checkpoint " + value + ", config " + b.at(key) + "\n";
   return out;
 }
 

@@ -43,7 +43,7 @@ CheckpointContents load_checkpoint(const std::filesystem::path& path);
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
 
 // Empty when `checkpoint` fits a model built from `wanted`; otherwise one line per differing model key,
-// e.g. "model.d_model: checkpoint 512, config 768".
+// e.g. "model.d_model: checkpoint 512, config 768". Dropout may differ (fine-tuning often changes it).
 std::string model_differences(const config::ModelConfig& checkpoint, const config::ModelConfig& wanted);
 
 StateDict named_state(const torch::nn::Module& module);                   // parameters and buffers by name
