@@ -229,3 +229,31 @@ TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint", 
   CHECK(kept.step == 4);
   CHECK(torch::isfinite(kept.model.at("shared.weight")).all().item<bool>());
 }
+
+TEST_CASE("a resumed fine-tune keeps the best evaluation from before the interruption", "[training]") {
+  test::TempDir dir;
+  // Scripted dev scores by step: the best comes early, before the split at step 4.
+  const std::map<int64_t, double> dev_score = {{2, 0.9}, {4, 0.5}, {6, 0.6}, {8, 0.7}};
+  auto run = [&](int64_t steps, bool resume) {
+    config::Config c = tiny_run(dir.path(), "finetune", steps);
+    c.pretrain.eval_every = 2;
+    torch::manual_seed(1);
+    models::Seq2SeqModel model(c.model);
+    CopySource data(7);
+    Trainer* trainer_ptr = nullptr;
+    TrainerOptions options{c.pretrain, [&] { return Evaluation{{"dev_accuracy", dev_score.at(trainer_ptr->step())}}; },
+                           "dev_accuracy"};
+    Trainer trainer(c, RunDir::create(c, "finetune", /*allow_existing=*/true), model, data, options);
+    trainer_ptr = &trainer;
+    if (resume) trainer.resume(dir.path() / "finetune");
+    return trainer.run();
+  };
+  run(4, false);
+  const TrainOutcome outcome = run(8, true);
+  REQUIRE(outcome.best.count("dev_accuracy"));
+  CHECK(outcome.best.at("dev_accuracy") == 0.9);
+  CHECK(outcome.best.at("best_step") == 2);
+  const CheckpointContents best = load_checkpoint(dir.path() / "finetune" / "best");
+  CHECK(best.step == 2);
+  CHECK(best.best_evaluation.at("dev_accuracy") == 0.9);
+}

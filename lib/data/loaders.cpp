@@ -6,6 +6,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "core/json.h"
+
 namespace convpt::data {
 namespace fs = std::filesystem;
 
@@ -283,174 +285,6 @@ std::unique_ptr<RowReader> make_reader(const fs::path& path, const TextSpec&) {
   return std::make_unique<TextReader>(path);
 }
 
-// A recursive-descent reader of one JSON object, just enough to pull out top-level fields.
-class JsonObject {
- public:
-  explicit JsonObject(std::string_view text) : s_(text) {}
-
-  std::vector<std::optional<std::string>> fields(const std::vector<std::string>& names) {
-    std::vector<std::optional<std::string>> values(names.size());
-    skip_space();
-    expect('{');
-    skip_space();
-    if (!consume('}')) {
-      for (;;) {
-        skip_space();
-        const std::string key = string();
-        skip_space();
-        expect(':');
-        skip_space();
-        const auto it = std::find(names.begin(), names.end(), key);
-        if (it == names.end()) skip_value();
-        else values[static_cast<size_t>(it - names.begin())] = scalar(key);
-        skip_space();
-        if (consume('}')) break;
-        expect(',');
-      }
-    }
-    skip_space();
-    if (pos_ != s_.size()) fail("text after the object");
-    return values;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::invalid_argument(what + " at column " + std::to_string(pos_ + 1));
-  }
-  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
-  bool consume(char c) {
-    if (peek() != c) return false;
-    ++pos_;
-    return true;
-  }
-  void expect(char c) {
-    if (!consume(c)) fail(std::string("expected '") + c + "'");
-  }
-  void skip_space() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\r' || s_[pos_] == '\n')) ++pos_;
-  }
-
-  std::optional<std::string> scalar(const std::string& key) {
-    if (peek() == '"') return string();
-    if (peek() == '{' || peek() == '[') fail("field \"" + key + "\" is not a string or number");
-    const size_t start = pos_;
-    skip_value();
-    const std::string_view token = s_.substr(start, pos_ - start);
-    if (token == "null") return std::nullopt;
-    return std::string(token);
-  }
-
-  void skip_value() {
-    const char c = peek();
-    if (c == '"') {
-      string();
-    } else if (c == '{' || c == '[') {
-      const char close = c == '{' ? '}' : ']';
-      ++pos_;
-      skip_space();
-      if (consume(close)) return;
-      for (;;) {
-        skip_space();
-        if (c == '{') {
-          string();
-          skip_space();
-          expect(':');
-          skip_space();
-        }
-        skip_value();
-        skip_space();
-        if (consume(close)) return;
-        expect(',');
-      }
-    } else {
-      for (const std::string_view literal : {"true", "false", "null"})
-        if (s_.substr(pos_).starts_with(literal)) {
-          pos_ += literal.size();
-          return;
-        }
-      const size_t end = std::min(s_.find_first_not_of("+-.0123456789eE", pos_), s_.size());
-      if (end == pos_) fail("expected a value");
-      pos_ = end;
-    }
-  }
-
-  uint32_t hex4() {
-    if (pos_ + 4 > s_.size()) fail("short \\u escape");
-    uint32_t value = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char h = s_[pos_++];
-      value <<= 4;
-      if (h >= '0' && h <= '9') value |= static_cast<uint32_t>(h - '0');
-      else if (h >= 'a' && h <= 'f') value |= static_cast<uint32_t>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') value |= static_cast<uint32_t>(h - 'A' + 10);
-      else fail("bad hex digit in \\u escape");
-    }
-    return value;
-  }
-
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
-  uint32_t code_point() {
-    const uint32_t unit = hex4();
-    if (unit >= 0xDC00 && unit < 0xE000) return 0xFFFD;  // a low surrogate on its own
-    if (unit < 0xD800 || unit >= 0xDC00) return unit;
-    if (s_.substr(pos_, 2) == "\\u") {  // a high surrogate: its low half should follow
-      const size_t before = pos_;
-      pos_ += 2;
-      const uint32_t low = hex4();
-      if (low >= 0xDC00 && low < 0xE000) return 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-      pos_ = before;  // not a pair: decode the next escape on its own
-    }
-    return 0xFFFD;
-  }
-
-  std::string string() {
-    expect('"');
-    std::string out;
-    for (;;) {
-      const size_t special = s_.find_first_of("\"\\", pos_);
-      if (special == std::string_view::npos) {
-        pos_ = s_.size();
-        fail("unterminated string");
-      }
-      out.append(s_.substr(pos_, special - pos_));
-      pos_ = special + 1;
-      if (s_[special] == '"') return out;
-      const char e = peek();
-      ++pos_;
-      switch (e) {
-        case '"': case '\\': case '/': out += e; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': append_utf8(out, code_point()); break;
-        default: --pos_; fail("bad escape");
-      }
-    }
-  }
-
-  std::string_view s_;
-  size_t pos_ = 0;
-};
-
 // Length of the valid UTF-8 sequence starting at text[i], or 0 if none does.
 size_t utf8_sequence_length(std::string_view text, size_t i) {
   const auto byte = [&](size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
@@ -496,7 +330,16 @@ void repair_utf8(std::string& text) {
 }
 
 std::vector<std::optional<std::string>> json_fields(std::string_view object, const std::vector<std::string>& names) {
-  return JsonObject(object).fields(names);
+  const json::Value parsed = json::parse(object);
+  std::vector<std::optional<std::string>> values(names.size());
+  for (const auto& [key, value] : parsed.members()) {
+    const auto it = std::find(names.begin(), names.end(), key);
+    if (it == names.end() || value.is_null()) continue;
+    if (value.is_array() || value.is_object())
+      throw std::invalid_argument("field \"" + key + "\" is not a string or number");
+    values[static_cast<size_t>(it - names.begin())] = value.text();
+  }
+  return values;
 }
 
 }  // namespace convpt::data

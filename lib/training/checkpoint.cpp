@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/build_info.h"
+#include "core/json.h"
 #include "core/run_dir.h"
 #include "training/safetensors.h"
 
@@ -24,24 +25,6 @@ std::string read_text(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-std::string json_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-// meta.json holds flat string and integer fields only; this reads one of them back.
-std::string json_field(const std::string& json, const std::string& key, const fs::path& file) {
-  const std::regex pattern("\"" + key + "\": (\"((\\\\.|[^\"\\\\])*)\"|(-?[0-9]+))");
-  std::smatch match;
-  if (!std::regex_search(json, match, pattern)) throw std::runtime_error("checkpoint " + file.string() + " lacks '" + key + "'");
-  if (match[4].matched) return match[4].str();
-  return std::regex_replace(match[2].str(), std::regex(R"(\\(.))"), "$1");
 }
 
 void sync_directory(const fs::path& dir) {
@@ -91,10 +74,13 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const CheckpointConten
   save_safetensors(partial / "trainer.safetensors", trainer);
   write_file_atomically(partial / "config.yaml", config::to_yaml(c.config));
   std::ostringstream meta;
-  meta << "{\n  \"format\": \"convpt-checkpoint-1\",\n  \"step\": " << c.step << ",\n  \"arch\": \""
-       << json_escape(c.config.model.arch) << "\",\n  \"data_state\": \"" << json_escape(c.data_state)
-       << "\",\n  \"convpt_version\": \"" << CONVPT_VERSION << "\",\n  \"convpt_commit\": \"" << CONVPT_GIT_COMMIT
-       << "\"\n}\n";
+  meta << "{\n  \"format\": \"convpt-checkpoint-1\",\n  \"step\": " << c.step << ",\n  \"arch\": "
+       << json::quote(c.config.model.arch) << ",\n  \"data_state\": " << json::quote(c.data_state)
+       << ",\n  \"best_evaluation\": {";
+  for (auto it = c.best_evaluation.begin(); it != c.best_evaluation.end(); ++it)
+    meta << (it == c.best_evaluation.begin() ? "" : ", ") << json::quote(it->first) << ": " << json::number(it->second);
+  meta << "},\n  \"convpt_version\": " << json::quote(CONVPT_VERSION) << ",\n  \"convpt_commit\": "
+       << json::quote(CONVPT_GIT_COMMIT) << "\n}\n";
   write_file_atomically(partial / "meta.json", meta.str());
   sync_directory(partial);
   fs::remove_all(final_dir);
@@ -111,26 +97,37 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const CheckpointConten
   return final_dir;
 }
 
-std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
-  const fs::path pointer = run_dir / "checkpoints" / kLatest;
+namespace {
+// The checkpoint that `<holder>/latest` names, if the pointer exists.
+std::optional<fs::path> pointed_checkpoint(const fs::path& holder) {
+  const fs::path pointer = holder / kLatest;
   if (!fs::exists(pointer)) return std::nullopt;
   std::string name = read_text(pointer);
   while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
-  return run_dir / "checkpoints" / name;
+  return holder / name;
 }
+}  // namespace
+
+std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) { return pointed_checkpoint(run_dir / "checkpoints"); }
 
 CheckpointContents load_checkpoint(const fs::path& path) {
+  // A checkpoint itself, a directory of checkpoints (checkpoints/ or best/, with a `latest` pointer), or a run.
   fs::path dir = path;
   if (!fs::exists(dir / "meta.json")) {
-    const fs::path run = fs::exists(dir / "checkpoints") ? dir : dir.parent_path();
-    const auto latest = latest_checkpoint(run);
-    if (!latest) throw std::runtime_error("no checkpoint found in " + path.string());
-    dir = *latest;
+    const auto pointed = pointed_checkpoint(path) ? pointed_checkpoint(path) : latest_checkpoint(path);
+    if (!pointed) throw std::runtime_error("no checkpoint found in " + path.string());
+    dir = *pointed;
   }
   CheckpointContents c;
-  const std::string meta = read_text(dir / "meta.json");
-  c.step = std::stoll(json_field(meta, "step", dir / "meta.json"));
-  c.data_state = json_field(meta, "data_state", dir / "meta.json");
+  try {
+    const json::Value meta = json::parse(read_text(dir / "meta.json"));
+    c.step = meta.at("step").as_int64();
+    c.data_state = meta.at("data_state").as_string();
+    if (const json::Value* best = meta.find("best_evaluation"))
+      for (const auto& [key, value] : best->members()) c.best_evaluation[key] = value.as_double();
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("corrupt checkpoint file " + (dir / "meta.json").string() + ": " + e.what());
+  }
   c.config = config::load_config(dir / "config.yaml");
   c.model = load_safetensors(dir / "model.safetensors");
   for (const auto& [key, tensor] : load_safetensors(dir / "trainer.safetensors")) {

@@ -5,13 +5,15 @@
 //     model.safetensors    the model's parameters by name (the names of `convpt info`), in the safetensors
 //                          format: Python reads it with `safetensors.torch.load_file`, no pickled code involved
 //     trainer.safetensors  optimiser slots ("optimizer/<parameter>/<slot>", "optimizer/step"), RNG ("rng/cpu")
-//     meta.json            step, data position, and what produced it (convpt version, architecture)
+//     meta.json            step, data position, the best evaluation so far, and what produced it (convpt version,
+//                          architecture)
 //     config.yaml          the run's resolved config (the model section decides whether a checkpoint fits a model)
 //   <run>/checkpoints/latest   the name of the newest complete checkpoint
 //
 // A checkpoint is written into "<name>.partial", every file fsynced, then renamed: an interrupted write leaves
 // the previous checkpoints untouched and loadable.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -29,13 +31,16 @@ struct CheckpointContents {
   StateDict optimizer;
   torch::Tensor rng_state;  // LibTorch's default CPU generator
   config::Config config;
+  // The best evaluation so far (fine-tuning: the dev scores of <run>/best and "best_step"); empty when none.
+  std::map<std::string, double> best_evaluation;
 };
 
 // Writes <checkpoints_dir>/step-<step>, points `latest` at it, and removes the oldest beyond `keep`.
 std::filesystem::path save_checkpoint(const std::filesystem::path& checkpoints_dir, const CheckpointContents& contents,
                                       int64_t keep);
 
-// Reads a checkpoint directory, or the newest one when given a run or checkpoints directory.
+// Reads a checkpoint directory, or the one that `latest` names in a directory of checkpoints (checkpoints/, best/),
+// or the newest of a run directory.
 // Throws std::runtime_error naming the file when it is missing or corrupt.
 CheckpointContents load_checkpoint(const std::filesystem::path& path);
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json.h"
 #include "core/run_dir.h"
 
 namespace convpt::training {
@@ -13,83 +14,6 @@ const std::map<torch::ScalarType, std::string> kDtypeNames = {
     {torch::kFloat32, "F32"}, {torch::kFloat64, "F64"}, {torch::kBFloat16, "BF16"}, {torch::kFloat16, "F16"},
     {torch::kInt64, "I64"},   {torch::kInt32, "I32"},   {torch::kUInt8, "U8"},      {torch::kBool, "BOOL"}};
 
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-// A reader for the small JSON subset of safetensors headers: objects, strings, arrays of integers.
-class HeaderParser {
- public:
-  HeaderParser(const std::string& text, const std::filesystem::path& file) : text_(text), file_(file) {}
-
-  template <class OnMember> void object(OnMember on_member) {
-    expect('{');
-    if (peek() == '}') return void(++at_);
-    do {
-      const std::string key = string();
-      expect(':');
-      on_member(key);
-    } while (consume(','));
-    expect('}');
-  }
-  std::string string() {
-    expect('"');
-    std::string out;
-    while (at_ < text_.size() && text_[at_] != '"') {
-      if (text_[at_] == '\\') ++at_;  // names here need no escapes beyond \" and \\.
-      if (at_ < text_.size()) out += text_[at_++];
-    }
-    expect('"');
-    return out;
-  }
-  std::vector<int64_t> integers() {
-    std::vector<int64_t> out;
-    expect('[');
-    if (peek() == ']') return ++at_, out;
-    do {
-      skip_space();
-      size_t used = 0;
-      try {
-        out.push_back(std::stoll(text_.substr(at_, 24), &used));
-      } catch (const std::exception&) {
-        fail("expected an integer");
-      }
-      at_ += used;
-    } while (consume(','));
-    expect(']');
-    return out;
-  }
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("malformed safetensors header in " + file_.string() + " at byte " +
-                             std::to_string(at_) + ": " + what);
-  }
-
- private:
-  void skip_space() {
-    while (at_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[at_]))) ++at_;
-  }
-  char peek() {
-    skip_space();
-    return at_ < text_.size() ? text_[at_] : '\0';
-  }
-  bool consume(char c) {
-    if (peek() != c) return false;
-    ++at_;
-    return true;
-  }
-  void expect(char c) {
-    if (!consume(c)) fail(std::string("expected '") + c + "'");
-  }
-  const std::string& text_;
-  const std::filesystem::path& file_;
-  size_t at_ = 0;
-};
-
 }  // namespace
 
 void save_safetensors(const std::filesystem::path& path, const StateDict& tensors,
@@ -97,7 +21,7 @@ void save_safetensors(const std::filesystem::path& path, const StateDict& tensor
   std::ostringstream header;
   header << "{\"__metadata__\":{";
   for (auto it = metadata.begin(); it != metadata.end(); ++it)
-    header << (it == metadata.begin() ? "" : ",") << quoted(it->first) << ":" << quoted(it->second);
+    header << (it == metadata.begin() ? "" : ",") << json::quote(it->first) << ":" << json::quote(it->second);
   header << "}";
   std::vector<torch::Tensor> contiguous;
   int64_t offset = 0;
@@ -108,7 +32,7 @@ void save_safetensors(const std::filesystem::path& path, const StateDict& tensor
                                   std::string(c10::toString(tensor.scalar_type())));
     contiguous.push_back(tensor.detach().cpu().contiguous());
     const int64_t bytes = contiguous.back().numel() * contiguous.back().element_size();
-    header << "," << quoted(name) << ":{\"dtype\":\"" << dtype->second << "\",\"shape\":[";
+    header << "," << json::quote(name) << ":{\"dtype\":\"" << dtype->second << "\",\"shape\":[";
     for (int64_t d = 0; d < tensor.dim(); ++d) header << (d ? "," : "") << tensor.size(d);
     header << "],\"data_offsets\":[" << offset << "," << offset + bytes << "]}";
     offset += bytes;
@@ -138,18 +62,25 @@ StateDict load_safetensors(const std::filesystem::path& path) {
   const std::string header = bytes.substr(8, length);
   const size_t data_start = 8 + length, data_size = bytes.size() - data_start;
 
+  json::Value parsed;
+  try {
+    parsed = json::parse(header);
+    parsed.members();
+  } catch (const std::invalid_argument& e) {
+    fail(std::string("malformed header: ") + e.what());
+  }
   StateDict tensors;
-  HeaderParser parser(header, path);
-  parser.object([&](const std::string& name) {
-    if (name == "__metadata__") return parser.object([&](const std::string&) { parser.string(); });
+  for (const auto& [name, entry] : parsed.members()) {
+    if (name == "__metadata__") continue;
     std::string dtype_name;
     std::vector<int64_t> shape, offsets;
-    parser.object([&](const std::string& key) {
-      if (key == "dtype") dtype_name = parser.string();
-      else if (key == "shape") shape = parser.integers();
-      else if (key == "data_offsets") offsets = parser.integers();
-      else parser.fail("unknown key '" + key + "'");
-    });
+    try {
+      dtype_name = entry.at("dtype").as_string();
+      for (const auto& d : entry.at("shape").items()) shape.push_back(d.as_int64());
+      for (const auto& o : entry.at("data_offsets").items()) offsets.push_back(o.as_int64());
+    } catch (const std::invalid_argument& e) {
+      fail("tensor '" + name + "': " + e.what());
+    }
     auto dtype = kDtypeNames.begin();
     while (dtype != kDtypeNames.end() && dtype->second != dtype_name) ++dtype;
     if (dtype == kDtypeNames.end()) fail("tensor '" + name + "' has unsupported dtype '" + dtype_name + "'");
@@ -160,7 +91,7 @@ StateDict load_safetensors(const std::filesystem::path& path) {
       fail("tensor '" + name + "' has data offsets that do not fit its shape or the file");
     std::memcpy(tensor.data_ptr(), bytes.data() + data_start + offsets[0], static_cast<size_t>(bytes_needed));
     tensors[name] = tensor;
-  });
+  }
   return tensors;
 }
 

@@ -112,6 +112,7 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
   generator.set_state(c.rng_state);
   data_.restore(c.data_state);
   step_ = c.step;
+  best_ = c.best_evaluation;
   log::info("resumed from ", checkpoint.string(), " at step ", step_);
 }
 
@@ -123,6 +124,7 @@ void Trainer::save() {
   c.optimizer = optimizer_->state();
   c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
   c.config = config_;
+  c.best_evaluation = best_;
   const auto path = save_checkpoint(run_.file("checkpoints"), c, options_.settings.keep_checkpoints);
   log::debug("checkpoint ", path.string());
 }
@@ -135,7 +137,7 @@ TrainOutcome Trainer::run() {
   StopSignals signals;
   MetricsLog metrics(run_.file("metrics.jsonl"));
   TrainOutcome outcome;
-  double best_score = -std::numeric_limits<double>::infinity();
+  outcome.best = best_;
   const auto started = std::chrono::steady_clock::now();
   const int64_t first_step = step_;
   int64_t tokens_since_log = 0;
@@ -150,15 +152,15 @@ TrainOutcome Trainer::run() {
     std::string line;
     for (const auto& [key, value] : result) line += " " + key + "=" + std::to_string(value);
     log::info("step ", step_, " eval:", line);
-    const auto it = result.find(options_.select_metric);
-    if (options_.select_metric.empty() || it == result.end()) {
+    const auto score = result.find(options_.select_metric);
+    if (options_.select_metric.empty() || score == result.end()) {
       outcome.best = result;
-    } else if (it->second > best_score) {
-      best_score = it->second;
-      outcome.best = result;
-      outcome.best["best_step"] = double(step_);
-      CheckpointContents best{step_, data_.state(), named_state(*model_), {}, torch::Tensor(), config_};
-      best.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+    } else if (!best_.count(score->first) || score->second > best_.at(score->first)) {
+      best_ = result;
+      best_["best_step"] = double(step_);
+      outcome.best = best_;
+      CheckpointContents best{step_, data_.state(), named_state(*model_), {},
+                              at::detail::getDefaultCPUGenerator().get_state(), config_, best_};
       save_checkpoint(run_.file("best"), best, 1);
     }
   };

@@ -66,6 +66,7 @@ class Trainer {
   TrainerOptions options_;
   std::unique_ptr<Optimizer> optimizer_;
   int64_t step_ = 0;
+  Evaluation best_;  // the best evaluation so far by `select_metric`; saved in checkpoints so a resume keeps it
 };
 
 std::unique_ptr<Optimizer> make_optimizer(const config::TrainConfig& settings, const NamedParameters& parameters);
