@@ -6,6 +6,13 @@
 
 #include "ops/depthwise_conv_cpu.h"
 
+#ifdef CONVPT_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "depthwise_conv_kernels.h"
+#endif
+
 namespace convpt::ops {
 
 namespace {
@@ -41,8 +48,10 @@ void check_depthwise_conv_args(const torch::Tensor& x, const torch::Tensor& weig
     fail("x and weight must be dense (strided) tensors");
   if (x.dim() != 3) fail("x must be [B, T, C], got shape " + shape(x));
   const auto dtype = x.scalar_type();
-  if (dtype != torch::kFloat && dtype != torch::kDouble && dtype != torch::kBFloat16)
-    fail(std::string("x has unsupported dtype ") + c10::toString(dtype) + " (supported: Float, Double, BFloat16)");
+  const bool half_on_cuda = dtype == torch::kHalf && x.is_cuda();  // only the CUDA kernels take float16
+  if (dtype != torch::kFloat && dtype != torch::kDouble && dtype != torch::kBFloat16 && !half_on_cuda)
+    fail(std::string("x has unsupported dtype ") + c10::toString(dtype) +
+         " (supported: Float, Double, BFloat16; Half on CUDA)");
   if (weight.scalar_type() != dtype)
     fail(std::string("weight dtype ") + c10::toString(weight.scalar_type()) + " differs from x dtype " +
          c10::toString(dtype));
@@ -66,8 +75,8 @@ void check_depthwise_conv_args(const torch::Tensor& x, const torch::Tensor& weig
 torch::Tensor depthwise_conv_reference(const torch::Tensor& x, const torch::Tensor& weight,
                                        const DepthwiseConvSpec& spec) {
   check_depthwise_conv_args(x, weight, spec);
-  if (x.scalar_type() == torch::kBFloat16)  // accumulate in float32, as the contract says
-    return depthwise_conv_reference(x.to(torch::kFloat), weight.to(torch::kFloat), spec).to(torch::kBFloat16);
+  if (x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf)  // accumulate in float32
+    return depthwise_conv_reference(x.to(torch::kFloat), weight.to(torch::kFloat), spec).to(x.scalar_type());
   const bool dynamic = weight.dim() == 4;
   const int64_t k = weight.size(-1);
   const int64_t P = window_offset(k, spec.window);
@@ -79,11 +88,88 @@ torch::Tensor depthwise_conv_reference(const torch::Tensor& x, const torch::Tens
   return out;
 }
 
+#ifdef CONVPT_WITH_CUDA
+namespace {
+
+convpt::cuda::DType cuda_dtype(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kFloat: return convpt::cuda::DType::float32;
+    case torch::kDouble: return convpt::cuda::DType::float64;
+    case torch::kBFloat16: return convpt::cuda::DType::bfloat16;
+    case torch::kHalf: return convpt::cuda::DType::float16;
+    default: fail(std::string("the CUDA kernels do not take dtype ") + c10::toString(dtype));
+  }
+}
+
+convpt::cuda::ConvShape cuda_shape(const torch::Tensor& x, const torch::Tensor& weight, int64_t offset,
+                                   int64_t dilation) {
+  const bool dynamic = weight.dim() == 4;
+  return {x.size(0), x.size(1), x.size(2), weight.size(dynamic ? 2 : 0), weight.size(-1), offset, dilation, dynamic};
+}
+
+// The CUDA counterpart of the CPU op's autograd function (depthwise_conv_cpu.cpp), with the same saved state and
+// gradients; the kernels run on the current stream of x's device.
+class DepthwiseConvCuda : public torch::autograd::Function<DepthwiseConvCuda> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
+                               const torch::Tensor& weight_in, int64_t offset, int64_t dilation) {
+    const c10::cuda::CUDAGuard device(x_in.device());
+    const torch::Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+    ctx->save_for_backward({x, weight});
+    ctx->saved_data["offset"] = offset;
+    ctx->saved_data["dilation"] = dilation;
+    torch::Tensor out = torch::empty_like(x);
+    convpt::cuda::depthwise_conv_forward(cuda_shape(x, weight, offset, dilation), cuda_dtype(x.scalar_type()),
+                                         x.data_ptr(), weight.data_ptr(), out.data_ptr(),
+                                         at::cuda::getCurrentCUDAStream());
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    if (torch::GradMode::is_enabled())  // the kernels are not themselves differentiable
+      throw std::runtime_error("depthwise_conv: higher-order gradients (backward with create_graph=true) are not "
+                               "implemented");
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &x = saved[0], &weight = saved[1];
+    const c10::cuda::CUDAGuard device(x.device());
+    const torch::Tensor grad_out = grad_outputs[0].contiguous();
+    const auto shape = cuda_shape(x, weight, ctx->saved_data["offset"].toInt(), ctx->saved_data["dilation"].toInt());
+    const auto dtype = cuda_dtype(x.scalar_type());
+    const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+    torch::Tensor grad_x, grad_w;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = torch::empty_like(x);
+      convpt::cuda::depthwise_conv_input_grad(shape, dtype, grad_out.data_ptr(), weight.data_ptr(),
+                                              grad_x.data_ptr(), stream);
+    }
+    if (ctx->needs_input_grad(1)) {
+      grad_w = torch::empty_like(weight);
+      const torch::Tensor workspace = torch::empty(
+          {int64_t(convpt::cuda::depthwise_conv_weight_grad_workspace(shape, dtype))}, x.options().dtype(torch::kByte));
+      convpt::cuda::depthwise_conv_weight_grad(shape, dtype, x.data_ptr(), grad_out.data_ptr(), grad_w.data_ptr(),
+                                               workspace.data_ptr(), stream);
+    }
+    return {grad_x, grad_w, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+#endif
+
 torch::Tensor depthwise_conv(const torch::Tensor& x, const torch::Tensor& weight, const DepthwiseConvSpec& spec) {
   check_depthwise_conv_args(x, weight, spec);
   if (x.device().is_cpu()) return detail::depthwise_conv_cpu(x, weight, spec);
+  if (x.is_cuda()) {
+#ifdef CONVPT_WITH_CUDA
+    return DepthwiseConvCuda::apply(x, weight, window_offset(weight.size(-1), spec.window), spec.dilation);
+#else
+    throw std::runtime_error("depthwise_conv: convpt was built without its CUDA kernels (CONVPT_CUDA=OFF, or no "
+                             "nvcc / CUDA LibTorch at configure time); tensors must be on the CPU");
+#endif
+  }
   throw std::runtime_error("depthwise_conv: no implementation for device '" + x.device().str() +
-                           "' yet (tensors must be on the CPU)");
+                           "' (tensors must be on the CPU or a CUDA device)");
 }
 
 }  // namespace convpt::ops

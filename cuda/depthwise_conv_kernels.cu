@@ -1,0 +1,530 @@
+// CUDA kernels of the depthwise conv op. See depthwise_conv_kernels.h for the interface and
+// lib/ops/depthwise_conv.h for the semantics.
+//
+// Dilation disappears by splitting time into phases: the steps t = phase + m * dilation (m = 0, 1, ...) form a
+// sequence on which the conv has dilation 1, since every tap shifts t by a multiple of the dilation. Blocks work on
+// tiles of kTileM steps of one phase x kTileC channels. A tile's input rows, with the window's halo, are read from
+// global memory once (channels contiguous, coalesced, 16-byte loads where the layout allows) into shared memory
+// as the accumulation type, and stay there while all taps use them. Taps are applied kPass at a time, so shared
+// memory stays bounded for any kernel size and dilation.
+//
+// Each thread of the conv kernel owns kVec adjacent channels of kRows consecutive steps and walks the taps
+// kChunk at a time over a register window of kRows + kChunk - 1 input rows, so each input value read from shared
+// memory feeds up to kChunk multiply-adds and each static tap up to kRows. The input gradient is the same kernel
+// on grad_out with the taps reversed and the window mirrored (offset k - 1 - P); for dynamic taps it takes the taps
+// of the input position instead of the output position, which turns the scatter into a gather.
+#include "depthwise_conv_kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace convpt::cuda {
+namespace {
+
+constexpr int kVec = 2;                     // channels per thread
+constexpr int kThreadsC = 32;               // threads along channels: a warp covers one row of the tile
+constexpr int kThreadsM = 8;                // threads along time
+constexpr int kRows = 8;                    // steps per thread
+constexpr int kTileC = kVec * kThreadsC;    // 64 channels
+constexpr int kTileM = kRows * kThreadsM;   // 64 steps
+constexpr int kThreads = kThreadsC * kThreadsM;
+constexpr int kChunk = 4;                   // taps per register-window step
+constexpr int kPass = 32;                   // taps per shared-memory pass; a multiple of kChunk
+constexpr int kReduceThreads = 128;
+static_assert(kPass % kChunk == 0);
+
+__host__ __device__ constexpr int64_t smaller(int64_t a, int64_t b) { return a < b ? a : b; }
+__host__ __device__ constexpr int64_t larger(int64_t a, int64_t b) { return a < b ? b : a; }
+
+template <typename T>
+struct AccOf {
+  using type = float;
+};
+template <>
+struct AccOf<double> {
+  using type = double;
+};
+template <typename T>
+using acc_t = typename AccOf<T>::type;
+
+__device__ __forceinline__ float to_acc(float v) { return v; }
+__device__ __forceinline__ double to_acc(double v) { return v; }
+__device__ __forceinline__ float to_acc(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_acc(__half v) { return __half2float(v); }
+
+template <typename T>
+__device__ __forceinline__ T from_acc(acc_t<T> v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <>
+__device__ __forceinline__ __half from_acc<__half>(float v) {
+  return __float2half_rn(v);
+}
+
+// N elements moved by one vector load or store.
+template <typename T, int N>
+struct alignas(sizeof(T) * N) Pack {
+  T v[N];
+};
+template <typename T>
+constexpr int kLoadVec = 16 / sizeof(T);  // elements per 16-byte load
+
+// Sizes of one call, in the phase view described at the top.
+struct Geometry {
+  int64_t B, T, C, H, k, dilation;
+  int64_t offset;   // P of the window computed (mirrored for the input gradient)
+  int64_t phases;   // min(dilation, T)
+  int64_t tiles_m;  // tiles of kTileM steps in the longest phase
+  bool dynamic;
+
+  __host__ __device__ int64_t group() const { return C / H; }  // channels per head
+  __host__ __device__ int64_t length(int64_t phase) const { return (T - phase + dilation - 1) / dilation; }
+  __host__ __device__ int64_t time(int64_t phase, int64_t m) const { return phase + m * dilation; }
+  __host__ __device__ int64_t row_tiles() const { return B * phases * tiles_m; }
+};
+
+Geometry geometry(const ConvShape& s, bool mirrored) {
+  Geometry g{s.B, s.T, s.C, s.H, s.k, s.dilation, mirrored ? s.k - 1 - s.offset : s.offset, 0, 0, s.dynamic};
+  g.phases = smaller(s.dilation, s.T);
+  g.tiles_m = (g.length(0) + kTileM - 1) / kTileM;
+  return g;
+}
+
+// Where a row tile (blockIdx.x or a tile index) lies: batch, phase, first step m0 and the phase's length.
+struct Tile {
+  int64_t b, phase, m0, length;
+  __device__ Tile(const Geometry& g, int64_t index) {
+    const int64_t mt = index % g.tiles_m;
+    index /= g.tiles_m;
+    phase = index % g.phases;
+    b = index / g.phases;
+    m0 = mt * kTileM;
+    length = g.length(phase);
+  }
+};
+
+// Copies steps [m_begin, m_begin + rows) of src[b] in `phase`, channels [c0, c0 + width), into dst (row stride
+// `stride`, kTileC columns) as the accumulation type; zeros outside the sequence and from column `width` on.
+// `aligned`: src is 16-byte aligned and C a multiple of kLoadVec, so whole 16-byte groups can be loaded at once.
+template <typename T>
+__device__ void load_tile(const Geometry& g, const T* __restrict__ src, const Tile& tile, int64_t m_begin, int rows,
+                          int64_t c0, int width, bool aligned, acc_t<T>* dst, int stride) {
+  constexpr int L = kLoadVec<T>;
+  constexpr int groups = kTileC / L;
+  const bool vector = aligned && c0 % L == 0;
+  for (int i = threadIdx.x; i < rows * groups; i += blockDim.x) {
+    const int r = i / groups, c = i % groups * L;
+    const int64_t m = m_begin + r;
+    const bool in_time = m >= 0 && m < tile.length;
+    const T* in = src + ((tile.b * g.T + (in_time ? g.time(tile.phase, m) : 0)) * g.C + c0 + c);
+    acc_t<T>* out = dst + r * stride + c;
+    if (in_time && vector && c + L <= width) {
+      const Pack<T, L> p = *reinterpret_cast<const Pack<T, L>*>(in);
+#pragma unroll
+      for (int e = 0; e < L; ++e) out[e] = to_acc(p.v[e]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < L; ++e) out[e] = in_time && c + e < width ? to_acc(in[e]) : acc_t<T>(0);
+    }
+  }
+}
+
+size_t conv_shared_bytes(size_t acc_size, bool dynamic) {
+  return acc_size * kTileC * ((kTileM + kPass - 1) + (dynamic ? 0 : kPass));
+}
+
+// out = the conv of `in` with the taps w: the forward, or (transposed) the input gradient.
+template <typename T, bool dynamic, bool transposed>
+__global__ void __launch_bounds__(kThreads)
+    conv_kernel(Geometry g, const T* __restrict__ in, const T* __restrict__ w, T* __restrict__ out, bool aligned) {
+  using A = acc_t<T>;
+  extern __shared__ __align__(16) unsigned char shared[];
+  A* in_s = reinterpret_cast<A*>(shared);           // [kTileM + kPass - 1][kTileC]
+  A* w_s = in_s + (kTileM + kPass - 1) * kTileC;    // [kPass][kTileC], static taps per channel
+
+  const Tile tile(g, blockIdx.x);
+  if (tile.m0 >= tile.length) return;  // a short phase; the whole block leaves
+  const int64_t c0 = int64_t(blockIdx.y) * kTileC;
+  const int width = int(smaller(kTileC, g.C - c0));
+  const int tx = threadIdx.x % kThreadsC, ty = threadIdx.x / kThreadsC;
+  const int cl = tx * kVec;                    // the thread's first channel in the tile
+  const int64_t m_first = tile.m0 + ty * kRows;  // and first step
+  // Dynamic taps: the thread's channels' offsets within a [H, k] row of taps (-1 past C), and for the forward the
+  // rows of its own steps (null past the end).
+  int64_t head_tap[kVec];
+#pragma unroll
+  for (int v = 0; v < kVec; ++v) head_tap[v] = cl + v < width ? (c0 + cl + v) / g.group() * g.k : -1;
+  const auto tap_row = [&](int64_t m) -> const T* {
+    return m >= 0 && m < tile.length ? w + (tile.b * g.T + g.time(tile.phase, m)) * g.H * g.k : nullptr;
+  };
+  const T* own_rows[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) own_rows[r] = tap_row(m_first + r);
+
+  A acc[kRows][kVec] = {};
+  for (int64_t j0 = 0; j0 < g.k; j0 += kPass) {
+    const int taps = int(smaller(kPass, g.k - j0));
+    const int padded = (taps + kChunk - 1) / kChunk * kChunk;  // taps beyond k are zero
+    __syncthreads();  // the previous pass is done with shared memory
+    load_tile(g, in, tile, tile.m0 + j0 - g.offset, kTileM + padded - 1, c0, width, aligned, in_s, kTileC);
+    if constexpr (!dynamic)
+      for (int i = threadIdx.x; i < padded * kTileC; i += kThreads) {
+        const int jr = i / kTileC, c = i % kTileC;
+        const int64_t j = transposed ? g.k - 1 - (j0 + jr) : j0 + jr;
+        w_s[i] = jr < taps && c < width ? to_acc(w[(c0 + c) / g.group() * g.k + j]) : A(0);
+      }
+    __syncthreads();
+
+    // Row i of the window is step m_first + jc + i - offset of the input; sliding by kChunk rows per chunk is,
+    // fully unrolled, a renaming of registers.
+    // For the dynamic input gradient, tap_rows[i] holds the taps of window row i's input step.
+    const A* rows = in_s + ty * kRows * kTileC + cl;
+    A win[kRows + kChunk - 1][kVec];
+    const T* tap_rows[kRows + kChunk - 1];
+#pragma unroll
+    for (int chunk = 0; chunk < kPass / kChunk; ++chunk) {
+      const int jc = chunk * kChunk;
+      if (jc >= padded) break;
+#pragma unroll
+      for (int i = 0; i < kRows + kChunk - 1; ++i) {
+        const bool slide = chunk > 0 && i < kRows - 1;
+#pragma unroll
+        for (int v = 0; v < kVec; ++v) win[i][v] = slide ? win[i + kChunk][v] : rows[(jc + i) * kTileC + v];
+        if constexpr (dynamic && transposed)
+          tap_rows[i] = slide ? tap_rows[i + kChunk] : tap_row(m_first + j0 + jc + i - g.offset);
+      }
+#pragma unroll
+      for (int jj = 0; jj < kChunk; ++jj) {
+        const int64_t j = j0 + jc + jj;
+        const int64_t j_stored = transposed ? g.k - 1 - j : j;  // in the dynamic weight's layout
+        A tap[kVec];
+        if constexpr (!dynamic)
+#pragma unroll
+          for (int v = 0; v < kVec; ++v) tap[v] = w_s[(jc + jj) * kTileC + cl + v];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          if constexpr (dynamic) {
+            const T* row = transposed ? tap_rows[r + jj] : own_rows[r];
+#pragma unroll
+            for (int v = 0; v < kVec; ++v)
+              tap[v] = row && j < g.k && head_tap[v] >= 0 ? to_acc(row[head_tap[v] + j_stored]) : A(0);
+          }
+#pragma unroll
+          for (int v = 0; v < kVec; ++v) acc[r][v] += tap[v] * win[r + jj][v];
+        }
+      }
+    }
+  }
+
+  const bool pair = aligned && cl + kVec <= width;  // both channels exist and the pair is one aligned store
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    if (m_first + r >= tile.length) break;
+    T* o = out + (tile.b * g.T + g.time(tile.phase, m_first + r)) * g.C + c0 + cl;
+    Pack<T, kVec> p;
+#pragma unroll
+    for (int v = 0; v < kVec; ++v) p.v[v] = from_acc<T>(acc[r][v]);
+    if (pair)
+      *reinterpret_cast<Pack<T, kVec>*>(o) = p;
+    else
+      for (int v = 0; v < kVec && cl + v < width; ++v) o[v] = p.v[v];
+  }
+}
+
+// Static taps, first stage: block (group, channel tile) sums grad_out[t, c] * x[t + (j - P) * dilation, c] over its
+// row tiles into partial[group][j][c]. Each thread accumulates kPass taps of its channels in registers over all
+// its rows; the kThreadsM threads of a channel are then added in a fixed order.
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    static_weight_grad_kernel(Geometry g, const T* __restrict__ x, const T* __restrict__ grad_out,
+                              acc_t<T>* __restrict__ partial, int64_t tiles_per_group, bool aligned) {
+  using A = acc_t<T>;
+  extern __shared__ __align__(16) unsigned char shared[];
+  A* in_s = reinterpret_cast<A*>(shared);         // [kTileM + kPass - 1][kTileC]
+  A* sum_s = in_s + (kTileM + kPass - 1) * kTileC;  // [kPass][kTileC]
+
+  const int64_t group = blockIdx.x, c0 = int64_t(blockIdx.y) * kTileC;
+  const int64_t first = group * tiles_per_group, last = smaller(first + tiles_per_group, g.row_tiles());
+  const int width = int(smaller(kTileC, g.C - c0));
+  const int tx = threadIdx.x % kThreadsC, ty = threadIdx.x / kThreadsC;
+  const int cl = tx * kVec;
+
+  for (int64_t j0 = 0; j0 < g.k; j0 += kPass) {
+    const int taps = int(smaller(kPass, g.k - j0));
+    const int padded = (taps + kChunk - 1) / kChunk * kChunk;
+    A part[kPass][kVec] = {};
+    for (int64_t index = first; index < last; ++index) {
+      const Tile tile(g, index);
+      if (tile.m0 >= tile.length) continue;
+      const int64_t m_first = tile.m0 + ty * kRows;
+      A go[kRows][kVec];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r)
+#pragma unroll
+        for (int v = 0; v < kVec; ++v)
+          go[r][v] = m_first + r < tile.length && cl + v < width
+                         ? to_acc(grad_out[(tile.b * g.T + g.time(tile.phase, m_first + r)) * g.C + c0 + cl + v])
+                         : A(0);
+      __syncthreads();
+      load_tile(g, x, tile, tile.m0 + j0 - g.offset, kTileM + padded - 1, c0, width, aligned, in_s, kTileC);
+      __syncthreads();
+      const A* rows = in_s + ty * kRows * kTileC + cl;
+      A win[kRows + kChunk - 1][kVec];
+#pragma unroll
+      for (int chunk = 0; chunk < kPass / kChunk; ++chunk) {
+        const int jc = chunk * kChunk;
+        if (jc >= padded) break;
+#pragma unroll
+        for (int i = 0; i < kRows + kChunk - 1; ++i)
+#pragma unroll
+          for (int v = 0; v < kVec; ++v)
+            win[i][v] = chunk > 0 && i < kRows - 1 ? win[i + kChunk][v] : rows[(jc + i) * kTileC + v];
+#pragma unroll
+        for (int jj = 0; jj < kChunk; ++jj)
+#pragma unroll
+          for (int r = 0; r < kRows; ++r)
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) part[jc + jj][v] += go[r][v] * win[r + jj][v];
+      }
+    }
+    __syncthreads();  // sum_s is free (the previous pass wrote it out)
+    for (int y = 0; y < kThreadsM; ++y) {
+      if (ty == y)
+#pragma unroll
+        for (int jr = 0; jr < kPass; ++jr)
+#pragma unroll
+          for (int v = 0; v < kVec; ++v) sum_s[jr * kTileC + cl + v] = (y > 0 ? sum_s[jr * kTileC + cl + v] : A(0)) + part[jr][v];
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < taps * kTileC; i += kThreads) {
+      const int jr = i / kTileC, c = i % kTileC;
+      if (c < width) partial[(group * g.k + j0 + jr) * g.C + c0 + c] = sum_s[i];
+    }
+  }
+}
+
+// Static taps, second stage: grad_w[h, j] = the sum of partial[group][j][c] over groups and head h's channels, by
+// one block per (h, j) in a fixed order.
+template <typename T>
+__global__ void __launch_bounds__(kReduceThreads)
+    sum_partials_kernel(Geometry g, int64_t groups, const acc_t<T>* __restrict__ partial, T* __restrict__ grad_w) {
+  using A = acc_t<T>;
+  __shared__ A sums[kReduceThreads];
+  const int64_t h = blockIdx.x / g.k, j = blockIdx.x % g.k, G = g.group();
+  A s = 0;
+  for (int64_t i = threadIdx.x; i < groups * G; i += kReduceThreads)
+    s += partial[(i / G * g.k + j) * g.C + h * G + i % G];
+  sums[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kReduceThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) sums[threadIdx.x] += sums[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) grad_w[blockIdx.x] = from_acc<T>(sums[0]);
+}
+
+// Dynamic taps: one value per (b, t, h, j), a dot product over head h's channels of grad_out[b, t] and
+// x[b, t + (j - P) * dilation]. Block: a row tile x the heads whose channels fit in kTileC (or one head, in
+// kTileC-wide slices). Threads take consecutive (step, head, tap) triples, so the writes are contiguous.
+constexpr int kStrideDyn = kTileC + 1;  // threads of a warp read one column of different rows: no bank conflicts
+
+size_t dynamic_weight_grad_shared_bytes(size_t acc_size) {
+  return acc_size * ((kTileM + kPass - 1) * kStrideDyn + kTileM * kStrideDyn + kTileM * kPass);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    dynamic_weight_grad_kernel(Geometry g, const T* __restrict__ x, const T* __restrict__ grad_out,
+                               T* __restrict__ grad_w, bool aligned) {
+  using A = acc_t<T>;
+  extern __shared__ __align__(16) unsigned char shared[];
+  A* x_s = reinterpret_cast<A*>(shared);                // [kTileM + kPass - 1][kStrideDyn]
+  A* g_s = x_s + (kTileM + kPass - 1) * kStrideDyn;     // [kTileM][kStrideDyn]
+  A* sum_s = g_s + kTileM * kStrideDyn;                 // [kTileM][kPass]: sums over earlier slices
+
+  const Tile tile(g, blockIdx.x);
+  if (tile.m0 >= tile.length) return;
+  const int64_t G = g.group();
+  const int64_t heads_per_block = larger(1, kTileC / G);
+  const int64_t h0 = int64_t(blockIdx.y) * heads_per_block;
+  const int heads = int(smaller(heads_per_block, g.H - h0));
+  const int64_t span = heads * G;  // channels of the block's heads, from channel h0 * G
+  const int slices = int((span + kTileC - 1) / kTileC);  // more than one only for a single head wider than kTileC
+  const int steps = int(smaller(kTileM, tile.length - tile.m0));
+
+  for (int64_t j0 = 0; j0 < g.k; j0 += kPass) {
+    const int taps = int(smaller(kPass, g.k - j0));
+    for (int slice = 0; slice < slices; ++slice) {
+      const int64_t c0 = h0 * G + int64_t(slice) * kTileC;
+      const int width = int(smaller(kTileC, span - int64_t(slice) * kTileC));
+      __syncthreads();
+      load_tile(g, x, tile, tile.m0 + j0 - g.offset, kTileM + taps - 1, c0, width, aligned, x_s, kStrideDyn);
+      load_tile(g, grad_out, tile, tile.m0, kTileM, c0, width, aligned, g_s, kStrideDyn);
+      __syncthreads();
+      for (int o = threadIdx.x; o < steps * heads * taps; o += kThreads) {
+        const int jr = o % taps, hl = o / taps % heads, mr = o / (taps * heads);
+        const int lo = int(larger(0, hl * G - int64_t(slice) * kTileC));
+        const int hi = int(smaller(width, (hl + 1) * G - int64_t(slice) * kTileC));
+        A s = 0;
+        for (int c = lo; c < hi; ++c) s += g_s[mr * kStrideDyn + c] * x_s[(mr + jr) * kStrideDyn + c];
+        if (slices > 1) {  // one head, so o -> (mr, jr) is the same thread's in every slice
+          A& sum = sum_s[mr * kPass + jr];
+          s = sum = (slice > 0 ? sum : A(0)) + s;
+        }
+        if (slice == slices - 1)
+          grad_w[((tile.b * g.T + g.time(tile.phase, tile.m0 + mr)) * g.H + h0 + hl) * g.k + j0 + jr] =
+              from_acc<T>(s);
+      }
+    }
+  }
+}
+
+void check_launch(const char* what) {
+  if (const cudaError_t status = cudaGetLastError(); status != cudaSuccess)
+    throw std::runtime_error(std::string("depthwise_conv CUDA ") + what + ": " + cudaGetErrorString(status));
+}
+
+// Grids are (row tiles, channel or head tiles); CUDA caps the second dimension at 65535.
+dim3 grid(int64_t x, int64_t y) {
+  if (x > std::numeric_limits<int>::max() || y > 65535)
+    throw std::invalid_argument("depthwise_conv: tensor too large for the CUDA kernels' grid (" + std::to_string(x) +
+                                " x " + std::to_string(y) + " blocks)");
+  return dim3(unsigned(x), unsigned(y));
+}
+
+// Launches `kernel` with `shared_bytes` of dynamic shared memory, opting in above the default 48 KiB.
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes, cudaStream_t stream,
+            const char* what, Args... args) {
+  if (shared_bytes > 48 * 1024 &&
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)) != cudaSuccess)
+    check_launch(what);
+  kernel<<<blocks, threads, shared_bytes, stream>>>(args...);
+  check_launch(what);
+}
+
+bool is_aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <typename T>
+bool aligned(const Geometry& g, const void* a, const void* b) {
+  return g.C % kLoadVec<T> == 0 && is_aligned(a) && is_aligned(b);
+}
+
+int64_t channel_tiles(const Geometry& g) { return (g.C + kTileC - 1) / kTileC; }
+
+// Static weight gradient: how the row tiles are split among blocks. A fixed target (not the device's SM count)
+// keeps the summation order, and so the result, the same on every device.
+struct Groups {
+  int64_t count, tiles_per_group;
+};
+Groups static_groups(const Geometry& g) {
+  const int64_t tiles = larger(1, g.row_tiles());
+  const int64_t wanted = std::clamp<int64_t>((1024 + channel_tiles(g) - 1) / channel_tiles(g), 1, tiles);
+  const int64_t per_group = (tiles + wanted - 1) / wanted;
+  return {(tiles + per_group - 1) / per_group, per_group};
+}
+
+bool empty(const ConvShape& s) { return s.B == 0 || s.T == 0 || s.C == 0; }
+
+template <typename T>
+void conv(const ConvShape& s, const void* in, const void* w, void* out, bool transposed, cudaStream_t stream) {
+  if (empty(s)) return;
+  const Geometry g = geometry(s, transposed);
+  const dim3 blocks = grid(g.row_tiles(), channel_tiles(g));
+  const size_t shared = conv_shared_bytes(sizeof(acc_t<T>), s.dynamic);
+  const T* in_t = static_cast<const T*>(in);
+  const T* w_t = static_cast<const T*>(w);
+  T* out_t = static_cast<T*>(out);
+  const bool al = aligned<T>(g, in, out);
+  const char* what = transposed ? "input gradient" : "forward";
+  if (s.dynamic && transposed)
+    launch(conv_kernel<T, true, true>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+  else if (s.dynamic)
+    launch(conv_kernel<T, true, false>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+  else if (transposed)
+    launch(conv_kernel<T, false, true>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+  else
+    launch(conv_kernel<T, false, false>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+}
+
+template <typename T>
+size_t weight_grad_workspace(const ConvShape& s) {
+  if (s.dynamic || empty(s)) return 0;
+  const Geometry g = geometry(s, false);
+  return size_t(static_groups(g).count * g.k * g.C) * sizeof(acc_t<T>);
+}
+
+template <typename T>
+void weight_grad(const ConvShape& s, const void* x, const void* grad_out, void* grad_w, void* workspace,
+                 cudaStream_t stream) {
+  const Geometry g = geometry(s, false);
+  const T* x_t = static_cast<const T*>(x);
+  const T* go_t = static_cast<const T*>(grad_out);
+  T* gw_t = static_cast<T*>(grad_w);
+  const bool al = aligned<T>(g, x, grad_out);
+  if (empty(s)) {  // no products: static taps get zero gradients, dynamic ones have no elements
+    if (!s.dynamic && cudaMemsetAsync(grad_w, 0, s.H * s.k * sizeof(T), stream) != cudaSuccess)
+      check_launch("weight gradient (zero fill)");
+    return;
+  }
+  if (s.dynamic) {
+    const int64_t heads_per_block = larger(1, kTileC / g.group());
+    launch(dynamic_weight_grad_kernel<T>, grid(g.row_tiles(), (g.H + heads_per_block - 1) / heads_per_block),
+           kThreads, dynamic_weight_grad_shared_bytes(sizeof(acc_t<T>)), stream, "dynamic weight gradient", g, x_t,
+           go_t, gw_t, al);
+    return;
+  }
+  const Groups groups = static_groups(g);
+  auto* partial = static_cast<acc_t<T>*>(workspace);
+  launch(static_weight_grad_kernel<T>, grid(groups.count, channel_tiles(g)), kThreads,
+         conv_shared_bytes(sizeof(acc_t<T>), false), stream, "weight gradient", g, x_t, go_t, partial,
+         groups.tiles_per_group, al);
+  launch(sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, stream, "weight gradient (sum)", g,
+         groups.count, static_cast<const acc_t<T>*>(partial), gw_t);
+}
+
+// Calls f(T{}) with T the element type of dtype.
+template <typename F>
+auto dispatch(DType dtype, const F& f) {
+  switch (dtype) {
+    case DType::float32: return f(float{});
+    case DType::float64: return f(double{});
+    case DType::bfloat16: return f(__nv_bfloat16{});
+    case DType::float16: return f(__half{});
+  }
+  throw std::invalid_argument("depthwise_conv: unknown CUDA dtype");
+}
+
+}  // namespace
+
+void depthwise_conv_forward(const ConvShape& shape, DType dtype, const void* x, const void* weight, void* out,
+                            cudaStream_t stream) {
+  dispatch(dtype, [&](auto tag) { using T = decltype(tag); conv<T>(shape, x, weight, out, false, stream); });
+}
+
+void depthwise_conv_input_grad(const ConvShape& shape, DType dtype, const void* grad_out, const void* weight,
+                               void* grad_x, cudaStream_t stream) {
+  dispatch(dtype, [&](auto tag) { using T = decltype(tag); conv<T>(shape, grad_out, weight, grad_x, true, stream); });
+}
+
+size_t depthwise_conv_weight_grad_workspace(const ConvShape& shape, DType dtype) {
+  return dispatch(dtype, [&](auto tag) { using T = decltype(tag); return weight_grad_workspace<T>(shape); });
+}
+
+void depthwise_conv_weight_grad(const ConvShape& shape, DType dtype, const void* x, const void* grad_out,
+                                void* grad_w, void* workspace, cudaStream_t stream) {
+  dispatch(dtype, [&](auto tag) { using T = decltype(tag); weight_grad<T>(shape, x, grad_out, grad_w, workspace, stream); });
+}
+
+}  // namespace convpt::cuda
