@@ -186,9 +186,8 @@ __global__ void __launch_bounds__(kThreads)
       }
     __syncthreads();
 
-    // Row i of the window is step m_first + jc + i - offset of the input; sliding by kChunk rows per chunk is,
-    // fully unrolled, a renaming of registers.
-    // For the dynamic input gradient, tap_rows[i] holds the taps of window row i's input step.
+    // Row i of the window is input step m_first + j0 + jc + i - offset (for the dynamic input gradient, tap_rows[i]
+    // holds that step's taps); sliding by kChunk rows per chunk is, fully unrolled, a renaming of registers.
     const A* rows = in_s + ty * kRows * kTileC + cl;
     A win[kRows + kChunk - 1][kVec];
     const T* tap_rows[kRows + kChunk - 1];
