@@ -1,7 +1,10 @@
 // Config loading: good files, inheritance, overrides, and every kind of bad input with its file:line and key.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "config/config.h"
+#include "experiments/grid.h"
 #include "temp_dir.h"
 
 using convpt::config::Config;
@@ -230,14 +233,39 @@ pretrain: {learning_rate: 0.01, z_loss: 0.0001}
 
 TEST_CASE("every experiment file in the repository loads and validates", "[config][experiments]") {
   namespace fs = std::filesystem;
-  int checked = 0;
+  // Grid files (a top-level `grid:`) are validated cell by cell: every (row, dataset) fine-tuning config and every
+  // pre-training config they compose. The files they merge are fragments, valid only in those compositions.
+  std::vector<fs::path> grids, others;
   for (const auto& entry : fs::recursive_directory_iterator(fs::path(CONVPT_SOURCE_DIR) / "experiments")) {
     if (entry.path().extension() != ".yaml") continue;
-    INFO(entry.path());
     // Files under a presets/ folder are fragments meant to be inherited; they need not be complete.
     if (entry.path().parent_path().filename() == "presets") continue;
-    CHECK_NOTHROW(load_config(entry.path()));
+    (YAML::LoadFile(entry.path().string())["grid"] ? grids : others).push_back(fs::weakly_canonical(entry.path()));
+  }
+  std::set<fs::path> fragments;
+  int cells = 0;
+  for (const auto& file : grids) {
+    INFO(file);
+    const convpt::experiments::GridLayout layout(file, convpt::config::load_grid_config(file).grid);
+    for (const auto& cell : convpt::experiments::grid_cells(layout.grid())) {
+      INFO(cell.run_name());
+      const Config config = layout.finetune_config(cell);
+      CHECK(config.model.arch == cell.arch);
+      CHECK(config.finetune.task == cell.dataset);
+      CHECK(config.finetune.init.empty() == (cell.row == "scratch"));
+      ++cells;
+    }
+    for (const auto& arch : layout.grid().archs) CHECK(layout.pretrain_config(arch).model.arch == arch);
+    for (const auto& f : layout.files()) fragments.insert(fs::weakly_canonical(f));
+  }
+  int checked = 0;
+  for (const auto& file : others) {
+    if (fragments.count(file) && !YAML::LoadFile(file.string())["base"]) continue;  // a fragment without a base
+    INFO(file);
+    CHECK_NOTHROW(load_config(file));
     ++checked;
   }
   CHECK(checked > 0);
+  CHECK(grids.size() >= 3);  // paper, cpu, smoke
+  CHECK(cells >= 8 * 7 + 8 * 6 + 8 * 2);
 }

@@ -69,6 +69,8 @@ int run(int argc, char** argv) {
   actions["finetune"] = add_finetune_command(app, global);
   actions["eval"] = add_eval_command(app, global);
   actions["bench"] = add_bench_command(app, global);
+  actions["launch"] = add_launch_command(app, global);
+  actions["reproduce"] = add_reproduce_command(app, global);
 
   try {
     app.parse(argc, argv);

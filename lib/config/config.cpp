@@ -195,6 +195,7 @@ class Validator {
   void operator()(const Config& c) const {
     non_negative(c.run.seed, "run.seed");
     non_negative(c.run.threads, "run.threads");
+    positive(c.run.dist_timeout_s, "run.dist_timeout_s");
 
     const ModelConfig& m = c.model;
     positive(m.vocab_size, "model.vocab_size");
@@ -250,8 +251,15 @@ class Validator {
     for (size_t i = 0; i < c.bench.seq_lengths.size(); ++i)
       positive(c.bench.seq_lengths[i], "bench.seq_lengths[" + std::to_string(i) + "]");
     positive(c.bench.batch_size, "bench.batch_size");
+    positive(c.bench.target_length, "bench.target_length");
+    positive(c.bench.decode_steps, "bench.decode_steps");
     non_negative(c.bench.warmup, "bench.warmup");
     positive(c.bench.repeats, "bench.repeats");
+    non_negative(c.bench.max_memory_gb, "bench.max_memory_gb");
+    if (!c.bench.dilatedconv_kernel_sizes.empty())
+      per_layer_list(c.bench.dilatedconv_kernel_sizes, m, "bench.dilatedconv_kernel_sizes");
+    if (!c.bench.dilatedconv_dilations.empty())
+      per_layer_list(c.bench.dilatedconv_dilations, m, "bench.dilatedconv_dilations");
   }
 
  private:
@@ -275,6 +283,46 @@ Config load_config(const std::filesystem::path& path, const std::vector<std::str
   YamlTree tree = YamlTree::from_file(path);
   for (const auto& assignment : overrides) tree.apply_override(assignment);
   return load_config(tree);
+}
+
+Config load_config(const std::vector<std::filesystem::path>& paths, const std::vector<std::string>& overrides) {
+  YamlTree tree = YamlTree::from_files(paths);
+  for (const auto& assignment : overrides) tree.apply_override(assignment);
+  return load_config(tree);
+}
+
+GridConfig load_grid_config(const std::filesystem::path& path) {
+  const YamlTree tree = YamlTree::from_file(path);
+  GridConfig config;
+  Reader reader(tree);
+  config.visit(reader);
+  reader.reject_unknown_keys();
+  const GridSpec& g = config.grid;
+  const Validator check{tree};
+  check.require(!g.archs.empty(), "grid.archs", "must not be empty");
+  check.require(!g.rows.empty(), "grid.rows", "must not be empty");
+  check.require(!g.datasets.empty(), "grid.datasets", "must not be empty");
+  const bool pretrained = std::find(g.rows.begin(), g.rows.end(), "pretrained") != g.rows.end();
+  check.require(!pretrained || !g.pretrain.empty(), "grid.pretrain", "the pretrained row needs pre-training files");
+  check.non_negative(g.seed, "grid.seed");
+  auto exists = [&](const std::string& file, const std::string& key) {
+    for (const std::string& arch : g.archs)
+      for (const std::string& dataset : g.datasets) {
+        const std::filesystem::path resolved = path.parent_path() / expand_grid_path(file, arch, dataset);
+        check.require(std::filesystem::exists(resolved), key, "file not found: " + resolved.string());
+      }
+  };
+  exists(g.tokenizer, "grid.tokenizer");
+  for (const auto& file : g.pretrain) exists(file, "grid.pretrain");
+  for (const auto& file : g.finetune) exists(file, "grid.finetune");
+  return config;
+}
+
+std::string expand_grid_path(std::string file, const std::string& arch, const std::string& dataset) {
+  for (const auto& [key, value] : {std::pair{std::string("{arch}"), arch}, {"{dataset}", dataset}})
+    for (size_t at = file.find(key); at != std::string::npos; at = file.find(key, at + value.size()))
+      file.replace(at, key.size(), value);
+  return file;
 }
 
 std::string to_yaml(const Config& config) {

@@ -22,6 +22,7 @@ struct RunConfig {
   int64_t seed = 1;
   int64_t threads = 0;             // 0: one per core
   std::string device = "cpu";
+  int64_t dist_timeout_s = 300;    // data-parallel runs: how long a rank waits for the others before failing
 
   bool operator==(const RunConfig&) const = default;
   template <class V> void visit(V& v) {
@@ -30,6 +31,7 @@ struct RunConfig {
     v("seed", seed);
     v("threads", threads);
     v("device", device, {.choices = {"cpu", "cuda"}});
+    v("dist_timeout_s", dist_timeout_s);
   }
 };
 
@@ -181,20 +183,34 @@ struct FinetuneConfig : TrainConfig {
   }
 };
 
+// `convpt bench --config`: every architecture at the width of the model section (model.arch is replaced by each
+// of `archs`), against input length.
 struct BenchConfig {
   std::vector<std::string> archs = {"transformer", "lightconv", "dynamicconv", "dilatedconv"};
-  std::vector<int64_t> seq_lengths = {128, 256, 512, 1024, 2048, 4096};
+  std::vector<int64_t> seq_lengths = {128, 256, 512, 1024, 2048, 4096};  // input tokens per example
   int64_t batch_size = 8;
+  int64_t target_length = 128;     // decoder tokens of the training step, capped at the input length
+  int64_t decode_steps = 32;       // tokens per example of each timed greedy decoding
   int64_t warmup = 2;
   int64_t repeats = 5;
+  double max_memory_gb = 0;        // CPU: per-cell cap on heap memory; a cell above it reports OOM. 0: no cap
+  // dilatedconv's per-layer kernel sizes and dilations; empty: model.kernel_sizes, no dilation. The other conv
+  // models use model.kernel_sizes (and never dilation).
+  std::vector<int64_t> dilatedconv_kernel_sizes;
+  std::vector<int64_t> dilatedconv_dilations;
 
   bool operator==(const BenchConfig&) const = default;
   template <class V> void visit(V& v) {
     v("archs", archs, {.choices = {"transformer", "lightconv", "dynamicconv", "dilatedconv"}});
     v("seq_lengths", seq_lengths);
     v("batch_size", batch_size);
+    v("target_length", target_length);
+    v("decode_steps", decode_steps);
     v("warmup", warmup);
     v("repeats", repeats);
+    v("max_memory_gb", max_memory_gb);
+    v("dilatedconv_kernel_sizes", dilatedconv_kernel_sizes);
+    v("dilatedconv_dilations", dilatedconv_dilations);
   }
 };
 
@@ -217,9 +233,53 @@ struct Config {
   }
 };
 
+// `convpt reproduce GRID.yaml`: Table 2 as a grid. Each architecture is pre-trained once; each row (architecture x
+// {scratch, pretrained}) is fine-tuned and tested on each dataset. Cell configs are merged from files (paths relative
+// to the grid file) in which "{arch}" and "{dataset}" are replaced, then the grid sets run.*, finetune.task/init.
+struct GridSpec {
+  std::string name;                  // required: runs go to <output_dir>/<name>/, tables to <results_dir>/<name>/
+  std::vector<std::string> archs = {"transformer", "lightconv", "dilatedconv", "dynamicconv"};
+  std::vector<std::string> rows = {"scratch", "pretrained"};
+  std::vector<std::string> datasets;  // required: task names
+  std::string tokenizer;             // tokenizer config; `convpt tokenize train/encode` run when its outputs are missing
+  std::vector<std::string> pretrain;  // files merged for each architecture's pre-training
+  std::vector<std::string> finetune;  // files merged for each cell's fine-tuning
+  int64_t seed = 1;
+  std::string output_dir = "runs";
+  std::string results_dir = "results";
+
+  bool operator==(const GridSpec&) const = default;
+  template <class V> void visit(V& v) {
+    v("name", name, {.required = true});
+    v("archs", archs, {.choices = {"transformer", "lightconv", "dynamicconv", "dilatedconv"}});
+    v("rows", rows, {.choices = {"scratch", "pretrained"}});
+    v("datasets", datasets, {.required = true});
+    v("tokenizer", tokenizer, {.required = true});
+    v("pretrain", pretrain);
+    v("finetune", finetune, {.required = true});
+    v("seed", seed);
+    v("output_dir", output_dir);
+    v("results_dir", results_dir);
+  }
+};
+
+struct GridConfig {
+  GridSpec grid;
+
+  template <class V> void visit(V& v) { v.section("grid", grid); }
+};
+
 // Loads, overrides, type-checks and validates. Throws ConfigError naming source, line and key.
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
 Config load_config(const YamlTree& tree);
+
+// A config merged from several files in order (later files override earlier ones), then overrides.
+Config load_config(const std::vector<std::filesystem::path>& paths, const std::vector<std::string>& overrides);
+
+// A grid file (see GridSpec); unknown keys and missing files are errors naming file and line.
+GridConfig load_grid_config(const std::filesystem::path& path);
+// `file` with "{arch}" and "{dataset}" replaced.
+std::string expand_grid_path(std::string file, const std::string& arch, const std::string& dataset);
 
 // The fully resolved config as YAML (every field, defaults included); loads back to an equal Config.
 std::string to_yaml(const Config& config);

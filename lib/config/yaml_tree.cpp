@@ -45,6 +45,17 @@ YamlTree YamlTree::from_file(const fs::path& path) {
   return tree;
 }
 
+YamlTree YamlTree::from_files(const std::vector<fs::path>& paths) {
+  if (paths.empty()) throw ConfigError({"", 0}, "", "no config files given");
+  YamlTree tree;
+  tree.main_source_ = paths.front().string();
+  for (const auto& path : paths) {
+    std::vector<fs::path> chain;
+    tree.merge_file(path, chain);
+  }
+  return tree;
+}
+
 YamlTree YamlTree::from_string(const std::string& yaml, const std::string& source_name) {
   YamlTree tree;
   tree.main_source_ = source_name;

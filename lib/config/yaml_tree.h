@@ -25,6 +25,8 @@ class YamlTree {
  public:
   // Loads `path`, following `base:` (a path relative to the including file) before applying the file's own keys.
   static YamlTree from_file(const std::filesystem::path& path);
+  // Several files merged in order, each with its own `base:` chain: later files override earlier ones.
+  static YamlTree from_files(const std::vector<std::filesystem::path>& paths);
   static YamlTree from_string(const std::string& yaml, const std::string& source_name);
 
   // `dotted.key=value`; the value is parsed as YAML, so `--set model.kernel_sizes=[3,5]` works.

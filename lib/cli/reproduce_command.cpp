@@ -1,0 +1,244 @@
+// `convpt reproduce GRID.yaml`: the paper's Table 2 as one command. Each step is an ordinary convpt command run as a
+// child process (the same command a user could type; its config is saved beside the runs), so a step that fails or
+// is interrupted leaves a normal run directory that the next `reproduce` resumes.
+#include <CLI/CLI.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "core/build_info.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/run_dir.h"
+#include "experiments/grid.h"
+
+namespace convpt::cli {
+namespace fs = std::filesystem;
+using experiments::Cell;
+
+namespace {
+
+struct Flags {
+  std::string grid;
+  std::vector<std::string> rows, datasets;
+  bool force = false, dry_run = false;
+};
+
+std::string shell_quote(const std::string& word) {
+  if (word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,[]") ==
+      std::string::npos)
+    return word;
+  std::string out = "'";
+  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string command_line(const std::vector<std::string>& args) {
+  std::string out = "convpt";
+  for (const auto& a : args) out += " " + shell_quote(a);
+  return out;
+}
+
+// Runs this binary with `args`; returns its exit status (128 + signal when killed).
+int run_child(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::string self = "convpt";
+  argv.push_back(self.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::cout.flush();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::execv("/proc/self/exe", argv.data());
+    std::perror("convpt reproduce: exec");
+    std::_Exit(127);
+  }
+  // The child shares the terminal's process group: Ctrl-C reaches it, it checkpoints and exits 130; we wait for that.
+  struct sigaction ignore {}, previous_int{}, previous_term{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGINT, &ignore, &previous_int);
+  ::sigaction(SIGTERM, &ignore, &previous_term);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::sigaction(SIGINT, &previous_int, nullptr);
+  ::sigaction(SIGTERM, &previous_term, nullptr);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+double elapsed_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Seconds spent on a run in earlier sittings (reproduce.json), so resumed runs report their whole wall time.
+double earlier_seconds(const fs::path& run_dir) {
+  const fs::path file = run_dir / "reproduce.json";
+  if (!fs::exists(file)) return 0;
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return json::parse(text.str()).at("wall_seconds").as_double();
+}
+
+class GridRunner {
+ public:
+  GridRunner(const Flags& flags, const GlobalOptions& global, std::string command)
+      : command_(std::move(command)), flags_(flags), global_(global),
+        layout_(flags.grid, config::load_grid_config(flags.grid).grid) {}
+
+  int run() {
+    const config::GridSpec& grid = layout_.grid();
+    const std::vector<Cell> cells = experiments::grid_cells(grid, flags_.rows, flags_.datasets);
+    log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
+              ", tables in ", layout_.results_dir().string());
+    if (int code = prepare_data(); code != kOk) return code;
+    for (const std::string& arch : grid.archs) {
+      const bool needed = std::any_of(cells.begin(), cells.end(),
+                                      [&](const Cell& c) { return c.arch == arch && c.row == "pretrained"; });
+      if (!needed) continue;
+      const config::Config config = layout_.pretrain_config(arch, global_.config_overrides());
+      if (int code = step(layout_.pretrain_run(arch), config, "pretrain", {}); code != kOk) return code;
+    }
+    for (const Cell& cell : cells) {
+      const config::Config config = layout_.finetune_config(cell, global_.config_overrides());
+      if (config.data.tokenizer != tokenizer_.data.tokenizer)
+        throw std::invalid_argument("grid " + flags_.grid + ": cell " + cell.run_name() + " uses tokenizer " +
+                                    config.data.tokenizer + " but grid.tokenizer's config makes " +
+                                    tokenizer_.data.tokenizer);
+      if (int code = step(layout_.cell_run(cell), config, "finetune", {"--task", cell.dataset}); code != kOk)
+        return code;
+      if (!flags_.dry_run) write_tables();
+    }
+    if (flags_.dry_run) return kOk;
+    write_tables();
+    std::ifstream table(layout_.results_dir() / "table2.md");
+    std::cout << "\n" << table.rdbuf();
+    return kOk;
+  }
+
+ private:
+  // The vocabulary and shards, made once (every cell of the grid, and other grids using them, share them).
+  int prepare_data() {
+    const std::string tokenizer_file = layout_.tokenizer_file().string();
+    tokenizer_ = config::load_config(tokenizer_file, global_.config_overrides());
+    if (!fs::exists(tokenizer_.data.tokenizer)) {
+      if (int code = execute({"tokenize", "train", "--config", tokenizer_file}); code != kOk) return code;
+    }
+    if (!fs::exists(fs::path(tokenizer_.data.shards) / "stats.txt")) {
+      const auto& datasets = layout_.grid().datasets;
+      std::string tasks = "data.tasks=[";
+      for (size_t i = 0; i < datasets.size(); ++i) tasks += (i ? "," : "") + datasets[i];
+      if (int code = execute({"--set", tasks + "]", "tokenize", "encode", "--config", tokenizer_file}); code != kOk)
+        return code;
+    }
+    return kOk;
+  }
+
+  int execute(const std::vector<std::string>& args) {
+    std::cout << "$ " << command_line(args) << "\n";
+    if (flags_.dry_run) return kOk;
+    const int code = run_child(args);
+    if (code != kOk)
+      log::error("step failed with exit code ", code, (code == kInterrupted ? " (interrupted)" : ""),
+                 "; run the same reproduce command again to resume");
+    return code;
+  }
+
+  // One pre-training or fine-tuning run: skipped when finished (unless --force), resumed when interrupted.
+  int step(const fs::path& run_dir, const config::Config& config, const std::string& command,
+           const std::vector<std::string>& extra) {
+    if (flags_.force && !flags_.dry_run && fs::exists(run_dir)) fs::remove_all(run_dir);
+    if (fs::exists(run_dir / "results.json")) {
+      log::info(run_dir.string(), ": finished earlier, skipped (--force redoes it)");
+      return kOk;
+    }
+    const fs::path config_file = layout_.runs_dir() / "configs" / (run_dir.filename().string() + ".yaml");
+    std::vector<std::string> args = {command, "--config", config_file.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (fs::exists(run_dir)) args.push_back("--resume");
+    if (!flags_.dry_run) {
+      fs::create_directories(config_file.parent_path());
+      write_file_atomically(config_file, config::to_yaml(config));
+    }
+    const double before = flags_.dry_run ? 0 : earlier_seconds(run_dir);
+    const auto start = std::chrono::steady_clock::now();
+    const int code = execute(args);
+    if (!flags_.dry_run && fs::exists(run_dir)) {
+      std::ostringstream record;
+      record << "{\"wall_seconds\": " << json::number(before + elapsed_since(start))
+             << ", \"command\": " << json::quote(command_line(args)) << ", \"exit_code\": " << code << "}\n";
+      write_file_atomically(run_dir / "reproduce.json", record.str());
+    }
+    return code;
+  }
+
+  // results/<grid>/: table2.md, table2.csv and a copy of every finished run's results.json under cells/.
+  void write_tables() const {
+    const config::GridSpec& grid = layout_.grid();
+    const fs::path results = layout_.results_dir();
+    experiments::GridReport report{grid, experiments::grid_cells(grid), {}, {}, command_, CONVPT_GIT_COMMIT};
+    fs::create_directories(results / "cells");
+    auto keep = [&](const fs::path& run_dir) {
+      fs::copy_file(run_dir / "results.json", results / "cells" / (run_dir.filename().string() + ".json"),
+                    fs::copy_options::overwrite_existing);
+    };
+    for (const Cell& cell : report.cells) {
+      const fs::path run_dir = layout_.cell_run(cell);
+      if (!fs::exists(run_dir / "results.json")) continue;
+      report.results[cell.run_name()] = experiments::read_cell_result(run_dir);
+      keep(run_dir);
+    }
+    for (const std::string& arch : grid.archs) {
+      const fs::path run_dir = layout_.pretrain_run(arch);
+      if (!fs::exists(run_dir / "results.json")) continue;
+      report.pretrain_seconds[arch] = earlier_seconds(run_dir);
+      keep(run_dir);
+    }
+    write_file_atomically(results / "table2.md", experiments::table2_markdown(report));
+    write_file_atomically(results / "table2.csv", experiments::table2_csv(report));
+  }
+
+  std::string command_;  // as the user typed it, for the provenance of the tables
+  const Flags& flags_;
+  const GlobalOptions& global_;
+  experiments::GridLayout layout_;
+  config::Config tokenizer_;
+};
+
+}  // namespace
+
+Action add_reproduce_command(CLI::App& app, const GlobalOptions& global) {
+  auto flags = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand(
+      "reproduce", "Run a Table 2 grid (pre-training, fine-tuning, test) and write our table beside the paper's");
+  cmd->add_option("grid", flags->grid, "grid YAML, e.g. experiments/cpu/table2.yaml")->required();
+  cmd->add_option("--rows", flags->rows, "only these rows: scratch, pretrained, an architecture, or <arch>-<row>")
+      ->delimiter(',');
+  cmd->add_option("--datasets", flags->datasets, "only these datasets (comma-separated task names)")->delimiter(',');
+  cmd->add_flag("--force", flags->force, "redo the selected runs even when finished");
+  cmd->add_flag("--dry-run", flags->dry_run, "print the commands without running them");
+  return [flags, &global]() -> int {
+    std::string command = "convpt reproduce " + flags->grid;
+    if (!flags->rows.empty()) {
+      command += " --rows ";
+      for (size_t i = 0; i < flags->rows.size(); ++i) command += (i ? "," : "") + flags->rows[i];
+    }
+    if (!flags->datasets.empty()) {
+      command += " --datasets ";
+      for (size_t i = 0; i < flags->datasets.size(); ++i) command += (i ? "," : "") + flags->datasets[i];
+    }
+    return GridRunner(*flags, global, command).run();
+  };
+}
+
+}  // namespace convpt::cli

@@ -1,0 +1,308 @@
+#include "experiments/grid.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "core/json.h"
+#include "experiments/paper_table2.h"
+
+namespace convpt::experiments {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+json::Value read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(path.string() + ": " + e.what());
+  }
+}
+
+bool is_toxicity(const std::string& dataset) { return dataset == "wiki_toxic" || dataset == "civil_comments"; }
+
+// The columns of the table: (dataset, metric) pairs; the toxicity tasks report accuracy and F1 as the paper does.
+std::vector<std::pair<std::string, std::string>> columns(const config::GridSpec& grid) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& dataset : grid.datasets) {
+    out.emplace_back(dataset, "accuracy");
+    if (is_toxicity(dataset)) out.emplace_back(dataset, "f1");
+  }
+  return out;
+}
+
+std::optional<double> ours(const GridReport& r, const Cell& cell, const std::string& metric) {
+  const auto it = r.results.find(cell.run_name());
+  if (it == r.results.end()) return std::nullopt;
+  return 100.0 * (metric == "f1" ? it->second.f1 : it->second.accuracy);
+}
+
+std::optional<double> paper(const Cell& cell, const std::string& metric) {
+  const auto score = paper_score(cell.arch, cell.row, cell.dataset);
+  if (!score) return std::nullopt;
+  if (metric == "f1") return score->f1;
+  return score->accuracy;
+}
+
+std::string fixed(std::optional<double> value, bool sign = false) {
+  if (!value) return "—";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << (sign && *value >= 0 ? "+" : "") << *value;
+  return out.str();
+}
+
+std::string duration(double seconds) {
+  const int s = int(std::lround(seconds));
+  std::ostringstream out;
+  out << std::setfill('0');
+  if (s >= 3600) out << s / 3600 << "h" << std::setw(2) << s / 60 % 60 << "m";
+  else out << s / 60 << "m" << std::setw(2) << s % 60 << "s";
+  return out.str();
+}
+
+// The primary metric of a dataset: F1 for the toxicity tasks (what the paper bolds), accuracy otherwise.
+std::string primary_metric(const std::string& dataset) { return is_toxicity(dataset) ? "f1" : "accuracy"; }
+
+// One finding over (conv architecture, dataset) pairs: how many hold, and which do not.
+struct FindingCount {
+  int holds = 0, total = 0;
+  std::vector<std::string> failures;
+};
+
+// `value(arch, row, dataset)` gives a score or nothing; `test(conv, transformer_pretrained, conv_scratch)` decides.
+template <class Value, class Test>
+FindingCount count_finding(const GridReport& r, Value value, Test test, const std::string& what) {
+  FindingCount count;
+  for (const auto& arch : r.grid.archs) {
+    if (arch == "transformer") continue;
+    for (const auto& dataset : r.grid.datasets) {
+      const auto pretrained = value(arch, "pretrained", dataset), scratch = value(arch, "scratch", dataset),
+                 transformer = value("transformer", "pretrained", dataset);
+      if (!pretrained || !scratch || !transformer) continue;
+      ++count.total;
+      if (test(*pretrained, *scratch, *transformer)) {
+        ++count.holds;
+      } else {
+        std::ostringstream failure;
+        failure << arch_title(arch) << " on " << dataset_title(dataset) << " (" << what << ": "
+                << fixed(*pretrained) << " vs " << fixed(what == "gain" ? *scratch : *transformer) << ")";
+        count.failures.push_back(failure.str());
+      }
+    }
+  }
+  return count;
+}
+
+std::string describe(const FindingCount& c) {
+  if (c.total == 0) return "not measured (needs both rows of a conv architecture and the pre-trained Transformer)";
+  std::ostringstream out;
+  out << "holds for " << c.holds << " of " << c.total << " (architecture, dataset) pairs";
+  for (size_t i = 0; i < c.failures.size(); ++i) out << (i ? "; " : "; not for ") << c.failures[i];
+  return out.str();
+}
+
+}  // namespace
+
+std::vector<Cell> grid_cells(const config::GridSpec& grid, const std::vector<std::string>& rows,
+                             const std::vector<std::string>& datasets) {
+  for (const auto& d : datasets)
+    if (!contains(grid.datasets, d)) throw std::invalid_argument("--datasets: '" + d + "' is not in grid " + grid.name);
+  std::vector<Cell> cells;
+  std::vector<bool> filter_used(rows.size(), false);
+  for (const auto& row : {std::string("scratch"), std::string("pretrained")}) {
+    if (!contains(grid.rows, row)) continue;
+    for (const auto& arch : grid.archs) {
+      bool wanted = rows.empty();
+      for (size_t i = 0; i < rows.size(); ++i)
+        if (rows[i] == row || rows[i] == arch || rows[i] == arch + "-" + row) wanted = filter_used[i] = true;
+      if (!wanted) continue;
+      for (const auto& dataset : grid.datasets)
+        if (datasets.empty() || contains(datasets, dataset)) cells.push_back({arch, row, dataset});
+    }
+  }
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (!filter_used[i])
+      throw std::invalid_argument("--rows: '" + rows[i] + "' matches no row of grid " + grid.name +
+                                  " (use scratch, pretrained, an architecture, or <arch>-<row>)");
+  return cells;
+}
+
+GridLayout::GridLayout(fs::path grid_file, config::GridSpec grid)
+    : grid_file_(std::move(grid_file)), grid_(std::move(grid)) {}
+
+fs::path GridLayout::runs_dir() const { return fs::path(grid_.output_dir) / grid_.name; }
+fs::path GridLayout::results_dir() const { return fs::path(grid_.results_dir) / grid_.name; }
+fs::path GridLayout::pretrain_run(const std::string& arch) const { return runs_dir() / ("pretrain-" + arch); }
+fs::path GridLayout::cell_run(const Cell& cell) const { return runs_dir() / cell.run_name(); }
+fs::path GridLayout::tokenizer_file() const { return source(grid_.tokenizer, "", ""); }
+
+fs::path GridLayout::source(const std::string& file, const std::string& arch, const std::string& dataset) const {
+  return grid_file_.parent_path() / config::expand_grid_path(file, arch, dataset);
+}
+
+std::vector<std::string> GridLayout::run_settings(const fs::path& run_dir, const std::string& arch,
+                                                  std::vector<std::string> overrides) const {
+  overrides.push_back("run.output_dir=" + run_dir.parent_path().string());
+  overrides.push_back("run.name=" + run_dir.filename().string());
+  overrides.push_back("run.seed=" + std::to_string(grid_.seed));
+  overrides.push_back("model.arch=" + arch);
+  return overrides;
+}
+
+config::Config GridLayout::pretrain_config(const std::string& arch, const std::vector<std::string>& overrides) const {
+  std::vector<fs::path> files;
+  for (const auto& f : grid_.pretrain) files.push_back(source(f, arch, ""));
+  return config::load_config(files, run_settings(pretrain_run(arch), arch, overrides));
+}
+
+config::Config GridLayout::finetune_config(const Cell& cell, const std::vector<std::string>& overrides) const {
+  std::vector<fs::path> files;
+  for (const auto& f : grid_.finetune) files.push_back(source(f, cell.arch, cell.dataset));
+  std::vector<std::string> settings = run_settings(cell_run(cell), cell.arch, overrides);
+  settings.push_back("finetune.task=" + cell.dataset);
+  if (cell.row == "pretrained") settings.push_back("finetune.init=" + pretrain_run(cell.arch).string());
+  return config::load_config(files, settings);
+}
+
+std::vector<fs::path> GridLayout::files() const {
+  std::vector<fs::path> out = {tokenizer_file()};
+  for (const auto& arch : grid_.archs)
+    for (const auto& dataset : grid_.datasets) {
+      for (const auto& f : grid_.pretrain) out.push_back(source(f, arch, ""));
+      for (const auto& f : grid_.finetune) out.push_back(source(f, arch, dataset));
+    }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+CellResult read_cell_result(const fs::path& run_dir) {
+  const fs::path file = run_dir / "results.json";
+  const json::Value v = read_json(file);
+  CellResult r;
+  try {
+    r.metric = v.at("metric").as_string();
+    r.best_step = int64_t(v.at("best_step").as_double());
+    r.sample_only = v.at("sample_only").as_bool();
+    const json::Value& test = v.at("test");
+    r.accuracy = test.at("accuracy").as_double();
+    r.f1 = test.at("f1").as_double();
+    r.examples = test.at("examples").as_int64();
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(file.string() + ": " + e.what());
+  }
+  if (fs::exists(run_dir / "reproduce.json")) r.wall_seconds = read_json(run_dir / "reproduce.json").at("wall_seconds").as_double();
+  return r;
+}
+
+std::string table2_markdown(const GridReport& r) {
+  const auto cols = columns(r.grid);
+  std::ostringstream md;
+  md << "# Table 2, grid `" << r.grid.name << "`: convpt beside the paper\n\n"
+     << "Each cell: **ours** (paper). Accuracy in %, F1 (binary) where noted; test split; the model selected on "
+        "dev. The paper's models are 12+12-layer, d_model 768, pre-trained on C4 for 524k steps; see the grid's "
+        "files for ours.\n\n";
+  md << "| model |";
+  for (const auto& [dataset, metric] : cols) {
+    bool sample = false;
+    for (const auto& [name, result] : r.results) sample |= name.starts_with(dataset + "-") && result.sample_only;
+    md << " " << dataset_title(dataset) << (metric == "f1" ? " F1" : is_toxicity(dataset) ? " Acc" : "")
+       << (sample ? " *" : "") << " |";
+  }
+  md << "\n|---|";
+  for (size_t i = 0; i < cols.size(); ++i) md << "---|";
+  md << "\n";
+  auto value_of = [&](const std::string& arch, const std::string& row, const std::string& dataset,
+                      const std::string& metric) { return ours(r, Cell{arch, row, dataset}, metric); };
+  for (const auto& row : {std::string("scratch"), std::string("pretrained")}) {
+    if (!contains(r.grid.rows, row)) continue;
+    for (const auto& arch : r.grid.archs) {
+      md << "| " << (row == "scratch" ? "no pre-training: " : "pre-trained: ") << arch_title(arch) << " |";
+      for (const auto& [dataset, metric] : cols) {
+        const Cell cell{arch, row, dataset};
+        md << " **" << fixed(ours(r, cell, metric)) << "** (" << fixed(paper(cell, metric)) << ") |";
+      }
+      md << "\n";
+    }
+  }
+  if (contains(r.grid.rows, "scratch") && contains(r.grid.rows, "pretrained")) {
+    for (const auto& arch : r.grid.archs) {
+      md << "| gain from pre-training: " << arch_title(arch) << " |";
+      for (const auto& [dataset, metric] : cols) {
+        auto gain = [&](auto score) -> std::optional<double> {
+          const auto after = score(Cell{arch, "pretrained", dataset}), before = score(Cell{arch, "scratch", dataset});
+          if (!after || !before) return std::nullopt;
+          return *after - *before;
+        };
+        md << " **" << fixed(gain([&](const Cell& c) { return ours(r, c, metric); }), true) << "** ("
+           << fixed(gain([&](const Cell& c) { return paper(c, metric); }), true) << ") |";
+      }
+      md << "\n";
+    }
+  }
+  md << "\n* the dataset here is only a sample, or its test labels are not the official ones "
+        "(see ../shared/data/MANIFEST.md); numbers are not comparable to the paper's.\n";
+
+  // The findings, on each dataset's primary metric.
+  auto ours_primary = [&](const std::string& arch, const std::string& row, const std::string& dataset) {
+    return value_of(arch, row, dataset, primary_metric(dataset));
+  };
+  auto paper_primary = [&](const std::string& arch, const std::string& row, const std::string& dataset) {
+    return paper(Cell{arch, row, dataset}, primary_metric(dataset));
+  };
+  auto gains = [](double pretrained, double scratch, double) { return pretrained > scratch; };
+  auto competitive = [](double pretrained, double, double transformer) { return pretrained >= transformer - 1.0; };
+  md << "\n## The paper's findings at this scale\n\n"
+     << "Checked on each dataset's primary metric (F1 for the toxicity tasks, accuracy otherwise), over the cells "
+        "measured so far.\n\n"
+     << "1. Convolutions also gain from pre-training (pre-trained > from scratch): ours "
+     << describe(count_finding(r, ours_primary, gains, "gain")) << ". Paper, same datasets: "
+     << describe(count_finding(r, paper_primary, gains, "gain")) << ".\n"
+     << "2. Pre-trained convolutions are within 1 point of the pre-trained Transformer, or better: ours "
+     << describe(count_finding(r, ours_primary, competitive, "vs Transformer")) << ". Paper, same datasets: "
+     << describe(count_finding(r, paper_primary, competitive, "vs Transformer")) << ".\n";
+
+  md << "\n## Provenance\n\n- command: `" << r.command << "`\n- convpt commit: `" << r.commit << "`\n- seed: "
+     << r.grid.seed << " (every run; the data order and initialisation follow from it)\n";
+  double total = 0;
+  for (const auto& [arch, seconds] : r.pretrain_seconds) total += seconds;
+  for (const auto& [name, result] : r.results) total += result.wall_seconds;
+  md << "- wall time: " << duration(total) << " in total (pre-training:";
+  for (const auto& [arch, seconds] : r.pretrain_seconds) md << " " << arch << " " << duration(seconds);
+  md << "; fine-tuning and test: " << r.results.size() << " of " << r.cells.size() << " cells finished)\n";
+  return md.str();
+}
+
+std::string table2_csv(const GridReport& r) {
+  std::ostringstream csv;
+  csv << "arch,row,dataset,metric,ours,paper,examples,sample_only,best_step,wall_seconds\n";
+  for (const Cell& cell : r.cells) {
+    const auto it = r.results.find(cell.run_name());
+    for (const auto& metric : is_toxicity(cell.dataset) ? std::vector<std::string>{"accuracy", "f1"}
+                                                        : std::vector<std::string>{"accuracy"}) {
+      const auto our = ours(r, cell, metric), their = paper(cell, metric);
+      csv << cell.arch << "," << cell.row << "," << cell.dataset << "," << metric << ","
+          << (our ? fixed(our) : "") << "," << (their ? fixed(their) : "") << ",";
+      if (it != r.results.end())
+        csv << it->second.examples << "," << (it->second.sample_only ? "true" : "false") << ","
+            << it->second.best_step << "," << std::fixed << std::setprecision(1) << it->second.wall_seconds;
+      else
+        csv << ",,,";
+      csv << "\n";
+    }
+  }
+  return csv.str();
+}
+
+}  // namespace convpt::experiments

@@ -1,0 +1,76 @@
+#pragma once
+// The Table 2 grid of `convpt reproduce`: which cells exist, what each one produced, and the table that puts our
+// numbers beside the paper's with an explicit check of the paper's findings.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace convpt::experiments {
+
+// One fine-tuning run: an architecture, from scratch or pre-trained, on one dataset.
+struct Cell {
+  std::string arch, row, dataset;  // row: scratch | pretrained
+  std::string run_name() const { return dataset + "-" + arch + "-" + row; }
+};
+
+// The grid's cells in the paper's order (scratch rows, then pretrained; architectures as listed), restricted to
+// `rows` and `datasets` when non-empty. A row filter entry is "scratch", "pretrained", an architecture (both of its
+// rows) or "<arch>-<row>"; an entry that matches nothing in the grid is an error naming it.
+std::vector<Cell> grid_cells(const config::GridSpec& grid, const std::vector<std::string>& rows = {},
+                             const std::vector<std::string>& datasets = {});
+
+// Where a grid's runs go and how their configs are composed: the grid's files (relative to the grid file, with
+// "{arch}" and "{dataset}" replaced) merged in order, then run.output_dir/name/seed, model.arch and, for
+// fine-tuning, finetune.task and finetune.init (the architecture's pre-training run for the pretrained row).
+class GridLayout {
+ public:
+  GridLayout(std::filesystem::path grid_file, config::GridSpec grid);
+  const config::GridSpec& grid() const { return grid_; }
+  std::filesystem::path runs_dir() const;     // <output_dir>/<name>
+  std::filesystem::path results_dir() const;  // <results_dir>/<name>
+  std::filesystem::path pretrain_run(const std::string& arch) const;
+  std::filesystem::path cell_run(const Cell& cell) const;
+  std::filesystem::path tokenizer_file() const;
+  // `overrides` (e.g. the user's --set) come before the grid's own settings.
+  config::Config pretrain_config(const std::string& arch, const std::vector<std::string>& overrides = {}) const;
+  config::Config finetune_config(const Cell& cell, const std::vector<std::string>& overrides = {}) const;
+  // Every file the grid merges for some cell (the tokenizer config included), without duplicates.
+  std::vector<std::filesystem::path> files() const;
+
+ private:
+  std::filesystem::path source(const std::string& file, const std::string& arch, const std::string& dataset) const;
+  std::vector<std::string> run_settings(const std::filesystem::path& run_dir, const std::string& arch,
+                                        std::vector<std::string> overrides) const;
+  std::filesystem::path grid_file_;
+  config::GridSpec grid_;
+};
+
+// What a finished fine-tuning run reports (its results.json) plus the wall time `reproduce` measured.
+struct CellResult {
+  std::string metric;  // the task's selection metric: accuracy, or f1 for the toxicity tasks
+  double accuracy = 0, f1 = 0;
+  int64_t examples = 0;
+  int64_t best_step = 0;
+  bool sample_only = false;  // the dataset here is only a sample (or unofficial test labels): see MANIFEST.md
+  double wall_seconds = 0;
+};
+// Reads <run_dir>/results.json and, when present, the wall time in <run_dir>/reproduce.json. Throws naming the file.
+CellResult read_cell_result(const std::filesystem::path& run_dir);
+
+struct GridReport {
+  config::GridSpec grid;
+  std::vector<Cell> cells;                    // every cell of the grid, run or not
+  std::map<std::string, CellResult> results;  // by Cell::run_name(), the finished ones
+  std::map<std::string, double> pretrain_seconds;  // by architecture
+  std::string command, commit;
+};
+
+// results/<grid>/table2.md: ours beside the paper's, gains from pre-training, the findings check, provenance.
+std::string table2_markdown(const GridReport& report);
+// results/<grid>/table2.csv: one line per (cell, metric) with the paper's value beside ours.
+std::string table2_csv(const GridReport& report);
+
+}  // namespace convpt::experiments

@@ -1,0 +1,103 @@
+// The Table 2 grid: cell selection, grid-file errors, and the table beside the paper with the findings check.
+#include <catch2/catch.hpp>
+
+#include "config/config.h"
+#include "experiments/grid.h"
+#include "experiments/paper_table2.h"
+#include "temp_dir.h"
+
+using namespace convpt;
+using Catch::Matchers::Contains;
+
+namespace {
+
+config::GridSpec two_by_two() {
+  config::GridSpec g;
+  g.name = "t";
+  g.archs = {"transformer", "lightconv"};
+  g.datasets = {"sst2", "wiki_toxic"};
+  return g;
+}
+
+experiments::CellResult result(double accuracy, double f1 = 0, bool sample = false) {
+  experiments::CellResult r;
+  r.metric = "accuracy";
+  r.accuracy = accuracy;
+  r.f1 = f1;
+  r.examples = 100;
+  r.sample_only = sample;
+  r.wall_seconds = 60;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("grid cells come in the paper's order and filters select rows and datasets", "[grid]") {
+  const config::GridSpec g = two_by_two();
+  const auto all = experiments::grid_cells(g);
+  REQUIRE(all.size() == 8);
+  CHECK(all.front().run_name() == "sst2-transformer-scratch");
+  CHECK(all.back().run_name() == "wiki_toxic-lightconv-pretrained");
+  CHECK(experiments::grid_cells(g, {"pretrained"}).size() == 4);
+  CHECK(experiments::grid_cells(g, {"lightconv"}).size() == 4);
+  CHECK(experiments::grid_cells(g, {"lightconv-scratch"}, {"sst2"}).size() == 1);
+  CHECK_THROWS_WITH(experiments::grid_cells(g, {"dynamicconv"}), Contains("'dynamicconv' matches no row"));
+  CHECK_THROWS_WITH(experiments::grid_cells(g, {}, {"imdb"}), Contains("'imdb' is not in grid t"));
+}
+
+TEST_CASE("grid files: unknown keys, missing files and missing fields name file and line", "[grid]") {
+  test::TempDir dir;
+  dir.write("ft.yaml", "finetune: {steps: 5}\n");
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("a.yaml", "grid:\n  name: a\n  datasets: [trec]\n"
+                                                                 "  tokenizer: ft.yaml\n  finetune: [ft.yaml]\n"
+                                                                 "  finetune_steps: 3\n")),
+                    Contains("a.yaml:6") && Contains("grid.finetune_steps") && Contains("unknown key"));
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("b.yaml", "grid:\n  name: b\n  datasets: [trec]\n"
+                                                                 "  tokenizer: ft.yaml\n  finetune: ['{dataset}.yaml']\n"
+                                                                 "  rows: [scratch]\n")),
+                    Contains("b.yaml:5") && Contains("trec.yaml"));
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("c.yaml", "grid:\n  name: c\n  tokenizer: ft.yaml\n"
+                                                                 "  finetune: [ft.yaml]\n")),
+                    Contains("grid.datasets") && Contains("required"));
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("d.yaml", "grid:\n  name: d\n  datasets: [trec]\n"
+                                                                 "  tokenizer: ft.yaml\n  finetune: [ft.yaml]\n"
+                                                                 "  rows: [scratch, pretrained]\n")),
+                    Contains("grid.pretrain") && Contains("needs pre-training files"));
+}
+
+TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[grid]") {
+  experiments::GridReport report{two_by_two(), experiments::grid_cells(two_by_two()), {}, {}, "convpt reproduce t", "abc"};
+  // Lightweight gains from pre-training on both datasets and is within a point of the pre-trained Transformer on
+  // SST-2 (90.5 vs 91.0) but not on WikiToxic F1 (80 vs 85).
+  report.results["sst2-transformer-scratch"] = result(0.70);
+  report.results["sst2-transformer-pretrained"] = result(0.91);
+  report.results["sst2-lightconv-scratch"] = result(0.72);
+  report.results["sst2-lightconv-pretrained"] = result(0.905);
+  report.results["wiki_toxic-transformer-pretrained"] = result(0.90, 0.85, true);
+  report.results["wiki_toxic-lightconv-scratch"] = result(0.85, 0.70, true);
+  report.results["wiki_toxic-lightconv-pretrained"] = result(0.88, 0.80, true);
+  report.pretrain_seconds = {{"transformer", 600}, {"lightconv", 540}};
+  const std::string md = experiments::table2_markdown(report);
+  INFO(md);
+  CHECK_THAT(md, Contains("| model | SST-2 | WikiToxic Acc * | WikiToxic F1 * |"));
+  CHECK_THAT(md, Contains("| no pre-training: Transformer | **70.00** (78.44) | **—** (91.93) | **—** (95.45) |"));
+  CHECK_THAT(md, Contains("| gain from pre-training: Lightweight | **+18.50** (+10.55) | **+3.00** (+2.56) | **+10.00** (+1.83) |"));
+  CHECK_THAT(md, Contains("from scratch): ours holds for 2 of 2"));
+  CHECK_THAT(md, Contains("or better: ours holds for 1 of 2 (architecture, dataset) pairs; not for Lightweight on "
+                          "WikiToxic (vs Transformer: 80.00 vs 85.00)"));
+  CHECK_THAT(md, Contains("Paper, same datasets: holds for 2 of 2"));
+  CHECK_THAT(md, Contains("7 of 8 cells finished"));
+  CHECK_THAT(md, Contains("26m00s in total (pre-training: lightconv 9m00s transformer 10m00s"));
+  CHECK_THAT(md, Contains("`abc`"));
+  const std::string csv = experiments::table2_csv(report);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 4 * 1 + 4 * 2);  // header, SST-2 rows, WikiToxic Acc+F1
+  CHECK_THAT(csv, Contains("lightconv,pretrained,wiki_toxic,f1,80.00,96.48,100,true,0,60.0"));
+  CHECK_THAT(csv, Contains("transformer,scratch,wiki_toxic,accuracy,,91.93,,,,"));
+}
+
+TEST_CASE("the paper's Table 2 is transcribed for every row and dataset", "[grid]") {
+  CHECK(experiments::paper_score("dynamicconv", "scratch", "sst2")->accuracy == 82.80);
+  CHECK(*experiments::paper_score("lightconv", "pretrained", "civil_comments")->f1 == 87.58);
+  CHECK_FALSE(experiments::paper_score("transformer", "scratch", "trec")->f1);
+  CHECK_FALSE(experiments::paper_score("transformer", "scratch", "trec_fine"));
+}

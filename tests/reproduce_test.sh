@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `convpt reproduce` on the toy grid (experiments/smoke/table2.yaml): all 8 rows of Table 2 on SST-2 and TREC with
+# real data, then the cache (a re-run skips every finished run), --force on a subset, a resumed interrupted cell,
+# and refusals of a bad grid. Usage: reproduce_test.sh /path/to/convpt /path/to/source-dir /path/to/data-root
+set -euo pipefail
+convpt=$1
+src=$2
+export CONVPT_DATA_ROOT=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" >first.log 2>&1 || { cat first.log; fail "grid run"; }
+table=results/smoke/table2.md
+[ -f "$table" ] || fail "no $table"
+[ "$(grep -c '^| no pre-training: ' $table)" = 4 ] || fail "expected 4 no-pre-training rows"
+[ "$(grep -c '^| pre-trained: ' $table)" = 4 ] || fail "expected 4 pre-trained rows"
+[ "$(grep -c '^| gain from pre-training: ' $table)" = 4 ] || fail "expected 4 gain rows"
+grep -q '16 of 16 cells finished' $table || fail "not every cell finished"
+grep -q '(78.44)' $table || fail "the paper's numbers are missing"
+grep -q 'SST-2 \*' $table || fail "SST-2's unofficial test labels are not marked"
+[ "$(wc -l < results/smoke/table2.csv)" = 17 ] || fail "table2.csv should have a header and 16 rows"
+[ "$(ls results/smoke/cells | wc -l)" = 20 ] || fail "expected 16 cell + 4 pre-training results under cells/"
+init_of() { sed -n '/^finetune:/,/^[a-z]/s/^  init: //p' "runs/smoke/configs/$1.yaml"; }
+[ "$(init_of trec-lightconv-pretrained)" = '"runs/smoke/pretrain-lightconv"' ] ||
+  fail "the pretrained row does not start from its pre-training run"
+[ "$(init_of trec-lightconv-scratch)" = '""' ] || fail "the scratch row has an init checkpoint"
+tail -3 first.log
+
+# A second run finds everything finished: no training step runs.
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" >second.log 2>&1 || fail "cached re-run"
+grep -q 'finished earlier, skipped' second.log || fail "the re-run did not use the cache"
+if grep -q '^\$ convpt \(pretrain\|finetune\)' second.log; then fail "the re-run trained again"; fi
+
+# --force redoes exactly the selected cells; the others stay cached.
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-scratch --datasets trec --force \
+  >force.log 2>&1 || fail "--force run"
+[ "$(grep -c '^\$ convpt finetune' force.log)" = 1 ] || fail "--force should run exactly one fine-tune"
+
+# An interrupted cell (a run directory without results.json) is resumed, not restarted.
+rm runs/smoke/sst2-dynamicconv-scratch/results.json
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows dynamicconv-scratch --datasets sst2 \
+  >resume.log 2>&1 || fail "resume run"
+grep -q '^\$ convpt finetune .* --resume' resume.log || fail "the unfinished cell was not resumed"
+
+# Bad grids and filters are refused with the file, line and key, before anything runs.
+printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \
+  "$src/experiments/smoke/tokenizer.yaml" >bad.yaml
+if "$convpt" reproduce bad.yaml >bad.log 2>&1; then fail "a grid with a missing file was accepted"; fi
+grep -q 'bad.yaml:5.*grid.finetune.*nowhere.yaml' bad.log || { cat bad.log; fail "missing-file error lacks file:line/key"; }
+if "$convpt" reproduce "$src/experiments/smoke/table2.yaml" --rows nonsense >bad.log 2>&1; then fail "--rows nonsense"; fi
+grep -q "'nonsense' matches no row" bad.log || fail "bad --rows message"
+echo "reproduce checks passed"
