@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up of everything convpt builds against, then a Release build.
 #   - Debian packages: compilers' libraries (CLI11, SentencePiece, spdlog, yaml-cpp, Catch2 v2, zlib), Ninja,
-#     jemalloc (convpt's allocator, see README "Performance notes") and gnuplot (benchmark plots).
+#     jemalloc (convpt's allocator, see README "Performance notes"), gnuplot (benchmark plots) and the Gloo headers
+#     that LibTorch's c10d headers include (data-parallel training; the wheel ships Gloo's code but not its headers).
 #   - LibTorch from the PyPI `torch` wheel, pinned, in a machine-level cache outside the checkout
 #     ($CONVPT_CACHE, default ~/.cache/convpt) so every clone of the project reuses it.
 # Quiet when everything is already in place. Re-run any time.
@@ -13,7 +14,7 @@ TORCH_ENV=$CACHE/torch-$TORCH_VERSION
 BUILD_DIR=${CONVPT_BUILD_DIR:-build}
 DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config python3-venv
                  libcli11-dev libsentencepiece-dev libspdlog-dev libyaml-cpp-dev catch2 zlib1g-dev
-                 libjemalloc-dev gnuplot-nox)
+                 libjemalloc-dev gnuplot-nox libgloo-dev)
 
 cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*" >&2; }

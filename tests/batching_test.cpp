@@ -163,25 +163,46 @@ TEST_CASE("pre-training resumes exactly from a saved position, across epochs", "
   CHECK_THROWS_AS(other.restore({options.order.seed, 0, 1000}), std::invalid_argument);
 }
 
-TEST_CASE("ranks take disjoint, equal shares of every epoch", "[batching]") {
-  for (const bool repeat : {true, false}) {
-    std::set<int64_t> seen;
-    int64_t total = 0;
-    for (int64_t rank = 0; rank < 3; ++rank) {
-      ItemOrder order(32, {.seed = 4, .shuffle = true, .repeat = repeat, .rank = rank, .world_size = 3});
-      CHECK(order.items_per_epoch() == (repeat ? 10 : (rank < 2 ? 11 : 10)));
-      for (int64_t i = 0, item, epoch; i < order.items_per_epoch(); ++i) {
-        REQUIRE(order.next(item, epoch));
-        CHECK(epoch == 0);
-        seen.insert(item);
-        ++total;
-      }
-    }
-    CHECK(total == static_cast<int64_t>(seen.size()));  // disjoint
-    CHECK(total == (repeat ? 30 : 32));                   // a single pass covers everything
+TEST_CASE("ranks split every batch of one process, and resume with another world size", "[batching]") {
+  // One process over 3 epochs of 10 items; 3 ranks in step take the same places, interleaved.
+  ItemOrder single(10, {.seed = 4});
+  std::vector<int64_t> expected(30), expected_epochs(30);
+  for (size_t i = 0; i < 30; ++i) REQUIRE(single.next(expected[i], expected_epochs[i]));
+  std::vector<ItemOrder> ranks;
+  for (int64_t rank = 0; rank < 3; ++rank) ranks.emplace_back(10, OrderOptions{.seed = 4, .rank = rank, .world_size = 3});
+  for (size_t i = 0; i < 12; ++i) {
+    int64_t item, epoch;
+    REQUIRE(ranks[i % 3].next(item, epoch));
+    CHECK(item == expected[i]);
+    CHECK(epoch == expected_epochs[i]);
   }
+  CHECK(ranks[0].state() == ranks[2].state());
+  CHECK(ranks[0].state() == DataPosition{4, 1, 2});  // 12 items taken: all of epoch 0, two of epoch 1
+  // Resumed by 2 ranks, the stream goes on where the 3 left it.
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    ItemOrder resumed(10, {.seed = 4, .rank = rank, .world_size = 2});
+    resumed.restore(ranks[0].state());
+    for (size_t i = 12 + rank; i < 30; i += 2) {
+      int64_t item, epoch;
+      REQUIRE(resumed.next(item, epoch));
+      CHECK(item == expected[i]);
+    }
+  }
+
+  // A single pass covers every item once.
+  std::set<int64_t> seen;
+  int64_t total = 0;
+  for (int64_t rank = 0; rank < 3; ++rank) {
+    ItemOrder order(32, {.seed = 4, .repeat = false, .rank = rank, .world_size = 3});
+    for (int64_t item, epoch; order.next(item, epoch); ++total) {
+      CHECK(epoch == 0);
+      seen.insert(item);
+    }
+  }
+  CHECK(total == 32);
+  CHECK(seen.size() == 32);
   CHECK_THROWS_AS(ItemOrder(10, {.rank = 3, .world_size = 3}), std::invalid_argument);
-  CHECK_THROWS_AS(ItemOrder(2, {.rank = 0, .world_size = 3}), std::invalid_argument);  // nothing to repeat
+  CHECK_THROWS_AS(ItemOrder(0, {}), std::invalid_argument);  // nothing to repeat
 
   TempDir dir;
   const ShardReader shard(make_shard(dir, 40));

@@ -8,6 +8,7 @@
 #include "training/checkpoint.h"
 #include "training/safetensors.h"
 #include "training/schedule.h"
+#include "training/distributed.h"
 #include "training/trainer.h"
 
 using namespace convpt;
@@ -256,4 +257,30 @@ TEST_CASE("a resumed fine-tune keeps the best evaluation from before the interru
   const CheckpointContents best = load_checkpoint(dir.path() / "finetune" / "best");
   CHECK(best.step == 2);
   CHECK(best.best_evaluation.at("dev_accuracy") == 0.9);
+}
+
+TEST_CASE("the data-parallel environment: torchrun's variables, errors naming them", "[training]") {
+  for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
+    ::unsetenv(name);
+  CHECK(distributed_env().world_size == 1);  // none set: a single process
+  ::setenv("RANK", "1", 1);
+  CHECK_THROWS_WITH(distributed_env(), Catch::Contains("WORLD_SIZE is not set"));
+  ::setenv("WORLD_SIZE", "2", 1);
+  CHECK_THROWS_WITH(distributed_env(), Catch::Contains("MASTER_ADDR is not set"));
+  ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+  ::setenv("MASTER_PORT", "http", 1);
+  CHECK_THROWS_WITH(distributed_env(), Catch::Contains("MASTER_PORT=http is not an integer in [1, 65535]"));
+  ::setenv("MASTER_PORT", "29500", 1);
+  ::setenv("LOCAL_RANK", "1", 1);
+  const DistributedEnv env = distributed_env();
+  CHECK(env.rank == 1);
+  CHECK(env.world_size == 2);
+  CHECK(env.local_rank == 1);
+  CHECK(env.master_addr == "127.0.0.1");
+  CHECK(env.master_port == 29500);
+
+  DataParallel single;  // every operation is local
+  CHECK(single.share(8, "pretrain.batch_size") == 8);
+  CHECK(single.sum({1.5, 2}) == std::vector<double>{1.5, 2});
+  CHECK(single.broadcast(std::string("x")) == "x");
 }

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/cli.h"
 #include "core/log.h"
@@ -82,6 +83,27 @@ config::Config load_run_config(const std::string& file, const GlobalOptions& glo
   return config::load_config(file, global.config_overrides());
 }
 
+// The run directory, on the rank that writes it (rank 0); the other ranks of a data-parallel run get none.
+std::optional<RunDir> open_run(const config::Config& config, const std::string& command, bool resume,
+                               const training::DataParallel& parallel) {
+  if (!parallel.is_main()) return std::nullopt;
+  return RunDir::create(config, command, resume);
+}
+
+// --resume: every rank continues from the checkpoint that rank 0 finds (none: the run starts over).
+void resume_latest(training::Trainer& trainer, const std::optional<RunDir>& run, training::DataParallel& parallel) {
+  std::string latest;
+  if (run) {
+    if (const auto found = training::latest_checkpoint(run->path())) latest = found->string();
+  }
+  latest = parallel.broadcast(latest);
+  if (!latest.empty()) trainer.resume(latest);
+}
+
+data::OrderOptions order_of(const config::Config& config, const training::DataParallel& parallel) {
+  return {.seed = uint64_t(config.run.seed), .rank = parallel.rank(), .world_size = parallel.world_size()};
+}
+
 }  // namespace
 
 Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
@@ -96,33 +118,34 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
   return [flags, &global]() -> int {
     const config::Config config = load_run_config(flags->config, global);
     if (flags->resume && config.run.name.empty()) throw std::invalid_argument("--resume needs run.name");
-    const torch::Device device = apply_runtime(config.run);
+    torch::Device device = apply_runtime(config.run);
+    const auto parallel = training::join_data_parallel(config.run, device);
     const fs::path shards = fs::path(config.data.shards) / "pretrain";
     const data::ShardReader train(shards / "train"), valid(shards / "valid");
     if (train.vocab_size() > config.model.vocab_size)
       throw std::invalid_argument("the shards use " + std::to_string(train.vocab_size()) +
                                   " ids but model.vocab_size is " + std::to_string(config.model.vocab_size));
     const config::PretrainConfig& p = config.pretrain;
-    data::PretrainOptions options{p.batch_size, p.input_length, p.target_length,
-                                  {p.noise_density, p.mean_noise_span_length}, int32_t(config.data.sentinels),
-                                  {.seed = uint64_t(config.run.seed)}};
+    data::PretrainOptions options{parallel->share(p.batch_size, "pretrain.batch_size"), p.input_length,
+                                  p.target_length, {p.noise_density, p.mean_noise_span_length},
+                                  int32_t(config.data.sentinels), order_of(config, *parallel)};
     models::Seq2SeqModel model = build_model(config, "", device);
-    const RunDir run = RunDir::create(config, "pretrain", flags->resume);
+    const std::optional<RunDir> run = open_run(config, "pretrain", flags->resume, *parallel);
     training::StreamSource<data::PretrainBatches> source(std::make_unique<data::PretrainBatches>(train, options),
                                                          device);
-    training::TrainerOptions trainer_options{
-        p, [&] { return Evaluation{{"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device)}}; },
-        ""};
-    training::Trainer trainer(config, run, model, source, trainer_options);
-    if (flags->resume) {
-      if (const auto latest = training::latest_checkpoint(run.path())) trainer.resume(*latest);
-    }
+    auto evaluate = [&] {
+      return Evaluation{
+          {"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device, *parallel)}};
+    };
+    training::Trainer trainer(config, run, model, source, {p, evaluate, "", parallel});
+    if (flags->resume) resume_latest(trainer, run, *parallel);
     const training::TrainOutcome outcome = trainer.run();
+    if (!run) return exit_code(outcome);
     std::ostringstream results;
     results << "{\"command\": \"pretrain\", \"arch\": \"" << config.model.arch << "\", \"step\": " << outcome.step
             << ", \"valid_loss\": " << (outcome.best.count("valid_loss") ? outcome.best.at("valid_loss") : NAN)
             << "}\n";
-    write_file_atomically(run.file("results.json"), results.str());
+    write_file_atomically(run->file("results.json"), results.str());
     return exit_code(outcome);
   };
 }
@@ -145,39 +168,43 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     if (!flags->init.empty()) overrides.push_back("finetune.init=" + flags->init);
     const config::Config config = config::load_config(flags->config, overrides);
     if (flags->resume && config.run.name.empty()) throw std::invalid_argument("--resume needs run.name");
-    const torch::Device device = apply_runtime(config.run);
+    torch::Device device = apply_runtime(config.run);
+    const auto parallel = training::join_data_parallel(config.run, device);
     const TaskData task = load_task(config, flags->data_root);
     const config::FinetuneConfig& f = config.finetune;
     const auto dev = task.examples("dev"), test = task.examples("test");
-    data::FinetuneOptions options{f.batch_size, f.input_length, f.target_length, {.seed = uint64_t(config.run.seed)}};
-    models::Seq2SeqModel model = build_model(config, f.init, device);  // before the run directory: may refuse
-    const RunDir run = RunDir::create(config, "finetune", flags->resume);
+    data::FinetuneOptions options{parallel->share(f.batch_size, "finetune.batch_size"), f.input_length,
+                                  f.target_length, order_of(config, *parallel)};
+    // Before the run directory: may refuse. Only rank 0 reads --init; the trainer gives the others its weights.
+    models::Seq2SeqModel model = build_model(config, parallel->is_main() ? f.init : "", device);
+    const std::optional<RunDir> run = open_run(config, "finetune", flags->resume, *parallel);
     training::StreamSource<data::FinetuneBatches> source(
         std::make_unique<data::FinetuneBatches>(task.examples("train"), options), device);
     auto evaluate = [&](const std::vector<data::Seq2SeqExample>& split, const std::string& prefix) {
-      return metrics_of(training::classify(*model, split, task.label_ids, f.batch_size, f.input_length, device),
-                        prefix);
+      return metrics_of(
+          training::classify(*model, split, task.label_ids, f.batch_size, f.input_length, device, *parallel), prefix);
     };
     const std::string select = task.task.metric == "f1" ? "dev_f1" : "dev_accuracy";
-    training::Trainer trainer(config, run, model, source, {f, [&] { return evaluate(dev, "dev_"); }, select});
-    if (flags->resume) {
-      if (const auto latest = training::latest_checkpoint(run.path())) trainer.resume(*latest);
-    }
+    training::Trainer trainer(config, run, model, source,
+                              {f, [&] { return evaluate(dev, "dev_"); }, select, parallel});
+    if (flags->resume) resume_latest(trainer, run, *parallel);
     const training::TrainOutcome outcome = trainer.run();
     if (outcome.reason != training::StopReason::finished) return exit_code(outcome);
 
-    // Test with the weights that scored best on dev.
-    training::load_named_state(*model, training::load_checkpoint(run.file("best")).model);
+    // Test with the weights that scored best on dev (rank 0 reads them, and gives them to the others).
+    if (run) training::load_named_state(*model, training::load_checkpoint(run->file("best")).model);
+    parallel->broadcast(*model);
     model->eval();
     const eval::ConfusionMatrix confusion =
-        training::classify(*model, test, task.label_ids, f.batch_size, f.input_length, device);
+        training::classify(*model, test, task.label_ids, f.batch_size, f.input_length, device, *parallel);
+    if (!run) return kOk;
     std::ostringstream results;
     results << "{\"command\": \"finetune\", \"task\": \"" << task.task.name << "\", \"arch\": \""
             << config.model.arch << "\", \"init\": \"" << f.init << "\", \"metric\": \"" << task.task.metric
             << "\", \"best_step\": " << outcome.best.at("best_step") << ", \"dev_" << task.task.metric
             << "\": " << outcome.best.at(select) << ", \"sample_only\": " << (task.task.caveat.empty() ? "false" : "true")
             << ", \"test\": " << confusion.to_json(task.task.label_words) << "}\n";
-    write_file_atomically(run.file("results.json"), results.str());
+    write_file_atomically(run->file("results.json"), results.str());
     log::info(task.task.name, " test: accuracy ", confusion.accuracy(), ", F1 ", confusion.task_f1(), " (",
               confusion.examples(), " examples; best dev step ", outcome.best.at("best_step"), ")");
     return kOk;

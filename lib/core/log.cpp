@@ -8,10 +8,14 @@
 
 namespace convpt::log {
 namespace {
+std::string console_pattern(const std::string& label) {
+  return "[%H:%M:%S] " + (label.empty() ? "" : label + " ") + "%^%l%$ %v";
+}
+
 std::shared_ptr<spdlog::logger>& logger() {
   static std::shared_ptr<spdlog::logger> instance = [] {
     auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    console->set_pattern("[%H:%M:%S] %^%l%$ %v");
+    console->set_pattern(console_pattern(""));
     auto created = std::make_shared<spdlog::logger>("convpt", console);
     created->set_level(spdlog::level::info);
     return created;
@@ -49,6 +53,8 @@ void init(Level level) {
   log->set_level(std::min(to_spdlog(level), spdlog::level::debug));
   log->flush_on(spdlog::level::warn);
 }
+
+void set_label(const std::string& label) { logger()->sinks().front()->set_pattern(console_pattern(label)); }
 
 void add_file_sink(const std::filesystem::path& path) {
   auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string(), /*truncate=*/false);

@@ -15,6 +15,9 @@ Level parse_level(std::string_view name);
 
 // Console logger (stderr). Call once at start-up; later calls change the level.
 void init(Level level);
+// Puts `label` (e.g. "[rank 1]") in front of every console line, so that the processes of one run can share a
+// terminal.
+void set_label(const std::string& label);
 // Adds `path` as a second sink that records everything at debug level and above.
 void add_file_sink(const std::filesystem::path& path);
 void write(Level level, const std::string& message);

@@ -53,31 +53,23 @@ ItemOrder::ItemOrder(int64_t items, const OrderOptions& options) : items_(items)
   if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size)
     throw std::invalid_argument("rank " + std::to_string(options.rank) + " outside world size " +
                                 std::to_string(options.world_size));
-  per_rank_ = options.repeat ? items / options.world_size
-                             : (items - options.rank + options.world_size - 1) / options.world_size;
-  if (options.repeat && per_rank_ == 0)
-    throw std::invalid_argument(std::to_string(items) + " items cannot feed " + std::to_string(options.world_size) +
-                                " rank(s) endlessly");
-  start_epoch(0);
-}
-
-void ItemOrder::start_epoch(int64_t epoch) {
-  epoch_ = epoch;
-  position_ = 0;
-  if (!options_.shuffle) return;
-  permutation_.resize(static_cast<size_t>(items_));
-  std::iota(permutation_.begin(), permutation_.end(), int64_t{0});
-  Rng::keyed({options_.seed, kShuffle, static_cast<uint64_t>(epoch)}).shuffle(permutation_);
+  if (options.repeat && items < 1) throw std::invalid_argument("no items to repeat");
 }
 
 bool ItemOrder::next(int64_t& item, int64_t& epoch) {
-  if (position_ == per_rank_) {
-    if (!options_.repeat) return false;
-    start_epoch(epoch_ + 1);
+  const int64_t place = taken_ + options_.rank;
+  if (!options_.repeat && place >= items_) return false;
+  taken_ += options_.world_size;
+  epoch = place / items_;
+  item = place % items_;
+  if (!options_.shuffle) return true;
+  if (permutation_epoch_ != epoch) {
+    permutation_.resize(static_cast<size_t>(items_));
+    std::iota(permutation_.begin(), permutation_.end(), int64_t{0});
+    Rng::keyed({options_.seed, kShuffle, static_cast<uint64_t>(epoch)}).shuffle(permutation_);
+    permutation_epoch_ = epoch;
   }
-  const int64_t place = options_.rank + position_++ * options_.world_size;
-  item = options_.shuffle ? permutation_[static_cast<size_t>(place)] : place;
-  epoch = epoch_;
+  item = permutation_[static_cast<size_t>(item)];
   return true;
 }
 
@@ -85,11 +77,10 @@ void ItemOrder::restore(const DataPosition& position) {
   if (position.seed != options_.seed)
     throw std::invalid_argument("data position " + position.to_string() + " belongs to another seed than " +
                                 std::to_string(options_.seed));
-  if (position.epoch < 0 || position.position < 0 || position.position > per_rank_)
+  if (position.epoch < 0 || position.position < 0 || position.position > items_)
     throw std::invalid_argument("data position " + position.to_string() + " is outside an epoch of " +
-                                std::to_string(per_rank_) + " items");
-  start_epoch(position.epoch);
-  position_ = position.position;
+                                std::to_string(items_) + " items");
+  taken_ = position.epoch * items_ + position.position;
 }
 
 PretrainBatches::PretrainBatches(const ShardReader& shard, const PretrainOptions& options)

@@ -31,8 +31,9 @@ struct Batch {
   int64_t target_length = 0;
 };
 
-// Where a stream stands. to_string() gives "seed=S epoch=E position=P" (P: items of this rank already taken in
-// epoch E), which parse() reads back; checkpoints store that string.
+// Where a stream stands. to_string() gives "seed=S epoch=E position=P" (P: items of epoch E already taken by all
+// ranks together), which parse() reads back; checkpoints store that string. It does not depend on the number of
+// ranks, so a run can resume with another world size.
 struct DataPosition {
   uint64_t seed = 0;
   int64_t epoch = 0;
@@ -47,9 +48,10 @@ struct OrderOptions {
   uint64_t seed = 1;
   bool shuffle = true;  // a new seeded permutation every epoch; false: the stored order
   bool repeat = true;   // endless epochs; false: one pass (evaluation), the last batch may be short
-  // Rank r of world_size takes the items at places r, r + world_size, ... of each epoch's order. When repeating,
-  // every rank takes floor(items / world_size) per epoch, so all ranks see the same number of batches; a single
-  // pass covers every item once.
+  // Data parallelism: the epochs' orders, back to back, form one stream, and rank r of world_size takes its places
+  // r, r + world_size, ... Batches of batch_size / world_size per rank thus make up, together, exactly the batch of
+  // batch_size that a single process takes; every item of every epoch is used once. A single pass ends with
+  // epoch 0 (ranks may then take one item more or less than each other).
   int64_t rank = 0;
   int64_t world_size = 1;
 };
@@ -60,19 +62,18 @@ class ItemOrder {
   ItemOrder(int64_t items, const OrderOptions& options);
   // The next item and its epoch; false at the end of a single pass.
   bool next(int64_t& item, int64_t& epoch);
-  int64_t items_per_epoch() const { return per_rank_; }  // of this rank
-  DataPosition state() const { return {options_.seed, epoch_, position_}; }
+  int64_t items() const { return items_; }
+  // The same on every rank while they take items in step (as batches of equal size do).
+  DataPosition state() const { return {options_.seed, taken_ / items_, taken_ % items_}; }
   // Throws std::invalid_argument for a position of another seed or beyond the epoch.
   void restore(const DataPosition& position);
 
  private:
-  void start_epoch(int64_t epoch);
   int64_t items_;
   OrderOptions options_;
-  int64_t per_rank_;
-  int64_t epoch_ = 0;
-  int64_t position_ = 0;
-  std::vector<int64_t> permutation_;  // this epoch's order; empty when not shuffling
+  int64_t taken_ = 0;                 // places of the stream taken by all ranks together
+  int64_t permutation_epoch_ = -1;    // the epoch whose order `permutation_` holds
+  std::vector<int64_t> permutation_;  // empty when not shuffling
 };
 
 struct PretrainOptions {
@@ -94,7 +95,7 @@ class PretrainBatches {
   void restore(const DataPosition& position) { order_.restore(position); }
   int64_t raw_length() const { return lengths_.raw_tokens; }  // tokens per chunk before corruption
   int64_t chunks() const { return chunks_; }          // in the whole shard; the last may be shorter
-  int64_t batches_per_epoch() const { return order_.items_per_epoch() / options_.batch_size; }
+  int64_t batches_per_epoch() const { return chunks_ / options_.batch_size; }  // batches of one process
 
  private:
   const ShardReader& shard_;

@@ -13,7 +13,8 @@ TensorBatch to_tensors(const data::Batch& batch, torch::Device device) {
 }
 
 double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader& shard,
-                       const data::PretrainOptions& options, int64_t max_batches, torch::Device device) {
+                       const data::PretrainOptions& options, int64_t max_batches, torch::Device device,
+                       DataParallel& parallel) {
   torch::NoGradGuard no_grad;
   data::PretrainOptions single_pass = options;
   single_pass.order.shuffle = false;
@@ -28,8 +29,9 @@ double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader&
     loss_sum += out.cross_entropy.item<double>() * double(out.target_tokens);
     tokens += out.target_tokens;
   }
-  if (tokens == 0) throw std::runtime_error("the validation shard yields no batch of this size");
-  return loss_sum / double(tokens);
+  const std::vector<double> total = parallel.sum({loss_sum, double(tokens)});
+  if (total[1] == 0) throw std::runtime_error("the validation shard yields no batch of this size");
+  return total[0] / total[1];
 }
 
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
@@ -63,6 +65,24 @@ eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vecto
     }
   }
   return confusion;
+}
+
+eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
+                               const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
+                               int64_t input_length, torch::Device device, DataParallel& parallel) {
+  std::vector<data::Seq2SeqExample> share;
+  for (size_t i = size_t(parallel.rank()); i < examples.size(); i += size_t(parallel.world_size()))
+    share.push_back(examples[i]);
+  const eval::ConfusionMatrix mine = classify(model, share, label_ids, batch_size, input_length, device);
+  const int64_t classes = mine.classes();
+  std::vector<double> counts;
+  for (int64_t gold = 0; gold < classes; ++gold)
+    for (int64_t predicted = 0; predicted < classes; ++predicted) counts.push_back(double(mine.count(gold, predicted)));
+  counts = parallel.sum(counts);
+  eval::ConfusionMatrix all(classes);
+  for (int64_t cell = 0; cell < classes * classes; ++cell)
+    for (int64_t n = 0; n < int64_t(counts[size_t(cell)]); ++n) all.add(cell / classes, cell % classes);
+  return all;
 }
 
 }  // namespace convpt::training

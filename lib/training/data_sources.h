@@ -8,6 +8,7 @@
 #include "data/shards.h"
 #include "eval/metrics.h"
 #include "models/seq2seq.h"
+#include "training/distributed.h"
 #include "training/trainer.h"
 
 namespace convpt::training {
@@ -32,14 +33,20 @@ class StreamSource : public BatchSource {
   torch::Device device_;
 };
 
-// Mean loss of the model over the first `max_batches` batches of a single pass over `shard` (validation).
+// Mean loss of the model over the first `max_batches` batches of a single pass over `shard` (validation). With
+// several ranks, `options` is this rank's share (options.order): each rank scores its part of those batches.
 double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader& shard,
-                       const data::PretrainOptions& options, int64_t max_batches, torch::Device device);
+                       const data::PretrainOptions& options, int64_t max_batches, torch::Device device,
+                       DataParallel& parallel);
 
 // Text-to-text classification: each example's prediction is the label word with the highest log-likelihood.
 // Examples whose target is not one of the label words are an error (the data and the task disagree).
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
                                int64_t input_length, torch::Device device);
+// classify() with the examples shared out over the ranks (every world_size-th), the counts summed over them.
+eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
+                               const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
+                               int64_t input_length, torch::Device device, DataParallel& parallel);
 
 }  // namespace convpt::training

@@ -39,11 +39,15 @@ class StopSignals {
   void (*previous_term_)(int);
 };
 
-// Appends one JSON object per line; values are numbers.
+// Appends one JSON object per line to <run>/metrics.jsonl; values are numbers. Without a run directory (ranks
+// other than 0), writes nothing.
 class MetricsLog {
  public:
-  explicit MetricsLog(const std::filesystem::path& path) : out_(path, std::ios::app) {}
+  explicit MetricsLog(const std::optional<RunDir>& run) {
+    if (run) out_.open(run->file("metrics.jsonl"), std::ios::app);
+  }
   void write(int64_t step, const Evaluation& values) {
+    if (!out_.is_open()) return;
     out_ << "{\"step\": " << step;
     for (const auto& [key, value] : values) out_ << ", \"" << key << "\": " << std::setprecision(8) << value;
     out_ << "}\n";
@@ -79,6 +83,16 @@ double gradient_norm(const std::vector<torch::Tensor>& parameters) {
   return norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
 }
 
+void scale_gradients(const std::vector<torch::Tensor>& parameters, double factor) {
+  for (const auto& p : parameters)
+    if (p.grad().defined()) p.grad().mul_(factor);
+}
+
+std::string what_of(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);  // its what() carries a C++ backtrace
+  return c10_error ? c10_error->what_without_backtrace() : e.what();
+}
+
 std::string format_duration(double seconds) {
   char text[32];
   const long s = static_cast<long>(seconds);
@@ -93,12 +107,19 @@ std::unique_ptr<Optimizer> make_optimizer(const config::TrainConfig& s, const Na
   return std::make_unique<Adafactor>(parameters, AdafactorOptions{});
 }
 
-Trainer::Trainer(const config::Config& config, const RunDir& run, models::Seq2SeqModel model, BatchSource& data,
-                 TrainerOptions options)
-    : config_(config), run_(run), model_(std::move(model)), data_(data), options_(std::move(options)) {
+Trainer::Trainer(const config::Config& config, const std::optional<RunDir>& run, models::Seq2SeqModel model,
+                 BatchSource& data, TrainerOptions options)
+    : config_(config),
+      run_(run),
+      model_(std::move(model)),
+      data_(data),
+      options_(std::move(options)),
+      parallel_(options_.parallel ? options_.parallel : std::make_shared<DataParallel>()) {
   NamedParameters parameters;
   for (const auto& item : model_->named_parameters()) parameters.emplace_back(item.key(), item.value());
   optimizer_ = make_optimizer(options_.settings, parameters);
+  parallel_->broadcast(*model_);
+  parallel_->reduce_gradients(model_->parameters());
 }
 
 void Trainer::resume(const std::filesystem::path& checkpoint) {
@@ -117,25 +138,46 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
 }
 
 void Trainer::save() {
-  CheckpointContents c;
-  c.step = step_;
-  c.data_state = data_.state();
-  c.model = named_state(*model_);
-  c.optimizer = optimizer_->state();
-  c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
-  c.config = config_;
-  c.best_evaluation = best_;
-  const auto path = save_checkpoint(run_.file("checkpoints"), c, options_.settings.keep_checkpoints);
-  log::debug("checkpoint ", path.string());
+  if (run_) {
+    CheckpointContents c;
+    c.step = step_;
+    c.data_state = data_.state();
+    c.model = named_state(*model_);
+    c.optimizer = optimizer_->state();
+    c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+    c.config = config_;
+    c.best_evaluation = best_;
+    const auto path = save_checkpoint(run_->file("checkpoints"), c, options_.settings.keep_checkpoints);
+    log::debug("checkpoint ", path.string());
+  }
+  parallel_->barrier();  // the checkpoint is complete before any rank goes on (or exits)
+}
+
+std::string Trainer::last_checkpoint() const {
+  if (!run_) return "rank 0's newest checkpoint";
+  const auto latest = latest_checkpoint(run_->path());
+  return latest ? latest->string() : "none yet, the run starts over";
 }
 
 TrainOutcome Trainer::run() {
+  if (parallel_->world_size() == 1) return train();
+  try {
+    return train();
+  } catch (const std::exception& e) {
+    // A rank that died or hung makes the others' collectives fail within run.dist_timeout_s.
+    throw std::runtime_error(parallel_->name() + ": training failed at step " + std::to_string(step_ + 1) + ": " +
+                             what_of(e) + "\nthe data-parallel run is over; continue it with --resume (last checkpoint: " +
+                             last_checkpoint() + ")");
+  }
+}
+
+TrainOutcome Trainer::train() {
   const config::TrainConfig& s = options_.settings;
   const ScheduleOptions schedule{s.schedule, s.learning_rate, s.warmup_steps, s.steps};
   const bool bf16 = s.precision == "bf16";
-  const bool live_line = ::isatty(STDERR_FILENO);
+  const bool live_line = run_ && ::isatty(STDERR_FILENO);
   StopSignals signals;
-  MetricsLog metrics(run_.file("metrics.jsonl"));
+  MetricsLog metrics(run_);
   TrainOutcome outcome;
   outcome.best = best_;
   const auto started = std::chrono::steady_clock::now();
@@ -159,9 +201,10 @@ TrainOutcome Trainer::run() {
       best_ = result;
       best_["best_step"] = double(step_);
       outcome.best = best_;
+      if (!run_) return;
       CheckpointContents best{step_, data_.state(), named_state(*model_), {},
                               at::detail::getDefaultCPUGenerator().get_state(), config_, best_};
-      save_checkpoint(run_.file("best"), best, 1);
+      save_checkpoint(run_->file("best"), best, 1);
     }
   };
 
@@ -169,34 +212,41 @@ TrainOutcome Trainer::run() {
   while (step_ < s.steps) {
     const int64_t step = step_ + 1;
     const double lr = learning_rate_at(schedule, step);
+    parallel_->start_step();
     optimizer_->zero_grad();
-    double loss_sum = 0, cross_entropy_sum = 0;
-    int64_t tokens = 0;
+    // This rank's sums over target tokens (the loss is a mean over them), then the same over all ranks.
+    double loss_sum = 0, cross_entropy_sum = 0, target_tokens = 0, tokens = 0;
     for (int64_t micro = 0; micro < s.grad_accumulation; ++micro) {
       const TensorBatch batch = data_.next();
       const models::LossOutput out = [&] {
         const CpuAutocast autocast(bf16);
         return model_->loss(batch.inputs, batch.targets, s.z_loss);
       }();
-      (out.loss / double(s.grad_accumulation)).backward();
-      loss_sum += out.loss.item<double>();
-      cross_entropy_sum += out.cross_entropy.item<double>();
-      tokens += (batch.inputs != models::kPadId).sum().item<int64_t>() + out.target_tokens;  // real tokens only
+      if (micro == s.grad_accumulation - 1) parallel_->expect_backward(out.loss);  // gradients reduced during it
+      (out.loss * double(out.target_tokens)).backward();
+      loss_sum += out.loss.item<double>() * double(out.target_tokens);
+      cross_entropy_sum += out.cross_entropy.item<double>() * double(out.target_tokens);
+      target_tokens += double(out.target_tokens);
+      tokens += double((batch.inputs != models::kPadId).sum().item<int64_t>() + out.target_tokens);  // real only
     }
-    const double loss = loss_sum / s.grad_accumulation;
+    const std::vector<double> total =
+        parallel_->sum({loss_sum, cross_entropy_sum, target_tokens, tokens, double(g_stop_signal != 0)});
+    const double step_targets = std::max(total[2], 1.0);
+    const double loss = total[0] / step_targets;
     if (!std::isfinite(loss)) {
       outcome.reason = StopReason::non_finite_loss;
       outcome.message = "loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
-                        "; stopped without saving, the last good checkpoint is kept" +
-                        (latest_checkpoint(run_.path()) ? " (" + latest_checkpoint(run_.path())->string() + ")" : "");
+                        "; stopped without saving, the last good checkpoint is kept (" + last_checkpoint() + ")";
       break;
     }
+    // The ranks' gradients of summed token losses, averaged over ranks: now the gradient of the step's mean loss.
+    scale_gradients(model_->parameters(), double(parallel_->world_size()) / step_targets);
     const double grad_norm = s.clip_grad_norm > 0
                                  ? torch::nn::utils::clip_grad_norm_(model_->parameters(), s.clip_grad_norm)
                                  : gradient_norm(model_->parameters());
     optimizer_->step(lr);
     step_ = step;
-    tokens_since_log += tokens;
+    tokens_since_log += int64_t(total[3]);
 
     if (step_ % s.log_every == 0 || step_ == s.steps) {
       const auto now = std::chrono::steady_clock::now();
@@ -204,7 +254,7 @@ TrainOutcome Trainer::run() {
       const double elapsed = std::chrono::duration<double>(now - started).count();
       const double tokens_per_s = tokens_since_log / std::max(interval, 1e-9);
       const double eta = elapsed / double(step_ - first_step) * double(s.steps - step_);
-      metrics.write(step_, {{"loss", loss}, {"cross_entropy", cross_entropy_sum / s.grad_accumulation}, {"lr", lr},
+      metrics.write(step_, {{"loss", loss}, {"cross_entropy", total[1] / step_targets}, {"lr", lr},
                             {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s}});
       std::ostringstream line;
       line << "step " << step_ << "/" << s.steps << " loss " << std::fixed << std::setprecision(4) << loss << " lr "
@@ -220,11 +270,14 @@ TrainOutcome Trainer::run() {
       last_log = now;
     }
     if (step_ % s.eval_every == 0) evaluate();
-    if (g_stop_signal != 0) {
+    if (total[4] > 0) {  // a signal to any rank stops them all at this step
       save();
       outcome.reason = StopReason::interrupted;
-      outcome.message = std::string("stopped by ") + (g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM") + " at step " +
-                        std::to_string(step_) + "; checkpoint saved, continue with --resume";
+      const char* signal = g_stop_signal == SIGINT    ? "SIGINT"
+                           : g_stop_signal == SIGTERM ? "SIGTERM"
+                                                      : "a signal to another rank";
+      outcome.message = std::string("stopped by ") + signal + " at step " + std::to_string(step_) +
+                        "; checkpoint saved, continue with --resume";
       break;
     }
     if (step_ % s.checkpoint_every == 0 || step_ == s.steps) save();
