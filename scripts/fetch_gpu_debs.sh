@@ -12,6 +12,7 @@ packages=(
   libspdlog-dev libspdlog1.10 libfmt-dev libfmt9
   libyaml-cpp-dev libyaml-cpp0.7
   libjemalloc-dev libjemalloc2
+  libgloo-dev  # headers only: the wheel has Gloo inside libtorch_cpu but not the headers c10d's Gloo group includes
   pkg-config pkgconf pkgconf-bin libpkgconf3
 )
 mkdir -p "$dir"
