@@ -166,10 +166,8 @@ class GridRunner {
     std::vector<std::string> args = {command, "--config", config_file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     if (fs::exists(run_dir)) args.push_back("--resume");
-    if (!flags_.dry_run) {
-      fs::create_directories(config_file.parent_path());
-      write_file_atomically(config_file, config::to_yaml(config));
-    }
+    fs::create_directories(config_file.parent_path());  // also for --dry-run: the printed commands need them
+    write_file_atomically(config_file, config::to_yaml(config));
     const double before = flags_.dry_run ? 0 : earlier_seconds(run_dir);
     const auto start = std::chrono::steady_clock::now();
     const int code = execute(args);
@@ -226,7 +224,7 @@ Action add_reproduce_command(CLI::App& app, const GlobalOptions& global) {
       ->delimiter(',');
   cmd->add_option("--datasets", flags->datasets, "only these datasets (comma-separated task names)")->delimiter(',');
   cmd->add_flag("--force", flags->force, "redo the selected runs even when finished");
-  cmd->add_flag("--dry-run", flags->dry_run, "print the commands without running them");
+  cmd->add_flag("--dry-run", flags->dry_run, "write the runs' configs and print the commands without running them");
   return [flags, &global]() -> int {
     std::string command = "convpt reproduce " + flags->grid;
     if (!flags->rows.empty()) {

@@ -148,7 +148,7 @@ fs::path GridLayout::cell_run(const Cell& cell) const { return runs_dir() / cell
 fs::path GridLayout::tokenizer_file() const { return source(grid_.tokenizer, "", ""); }
 
 fs::path GridLayout::source(const std::string& file, const std::string& arch, const std::string& dataset) const {
-  return grid_file_.parent_path() / config::expand_grid_path(file, arch, dataset);
+  return (grid_file_.parent_path() / config::expand_grid_path(file, arch, dataset)).lexically_normal();
 }
 
 std::vector<std::string> GridLayout::run_settings(const fs::path& run_dir, const std::string& arch,
