@@ -32,9 +32,6 @@ done
 expect 2 "x.yaml: cannot open config file" -- "$convpt" pretrain --config x.yaml
 expect 2 "x.yaml: cannot open config file" -- "$convpt" finetune --config x.yaml
 expect 1 "no checkpoint found in $tmp/none" -- "$convpt" eval --checkpoint "$tmp/none" --task trec
-for cmd in "bench"; do
-  expect 3 "not implemented yet \(issue #[0-9]+\)" -- "$convpt" $cmd
-done
 expect 2 "" -- "$convpt"
 expect 2 "frobnicate" -- "$convpt" frobnicate
 expect 2 "--device" -- "$convpt" --device tpu env

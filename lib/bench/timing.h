@@ -5,6 +5,9 @@
 #include <functional>
 #include <vector>
 
+#include <torch/cuda.h>
+#include <torch/types.h>
+
 namespace convpt::bench {
 
 struct Timing {
@@ -21,6 +24,16 @@ inline Timing time_runs(const std::function<void()>& work, int warmup, int repea
   }
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms.front(), ms.back()};
+}
+
+// CUDA kernels run asynchronously: each run waits for the device, so the clock stops when the work is done.
+inline Timing time_device_runs(const std::function<void()>& work, torch::Device device, int warmup, int repeats) {
+  return time_runs(
+      [&] {
+        work();
+        if (device.is_cuda()) torch::cuda::synchronize();
+      },
+      warmup, repeats);
 }
 
 }  // namespace convpt::bench

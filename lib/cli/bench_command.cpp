@@ -1,9 +1,14 @@
-// `convpt bench`: operator-level benchmark (--ops). The sequence-length curve of whole models is issue #6.
+// `convpt bench`: the four architectures' speed and memory against sequence length (--config), or the operators
+// alone (--ops).
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "bench/model_bench.h"
 #include "bench/op_bench.h"
 #include "cli/cli.h"
 #include "core/log.h"
@@ -13,34 +18,116 @@
 #include <ATen/Parallel.h>
 
 namespace convpt::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", &tm);
+  return text;
+}
+
+template <class T> std::string yaml_list(const std::vector<T>& values) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < values.size(); ++i) out << (i ? ", " : "") << values[i];
+  return out.str() + "]";
+}
+
+}  // namespace
 
 Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
   struct Flags {
-    std::string config, csv, dtype = "fp32";
+    std::string config, csv, dtype = "fp32", out;
+    std::vector<std::string> archs;
     bool ops = false;
     bench::OpBenchOptions op;
+    std::string cell_arch, cell_result;  // hidden: one cell, run by the parent `convpt bench --config` in a child
+    int64_t cell_length = 0;
   };
   auto flags = std::make_shared<Flags>();
-  CLI::App* cmd = app.add_subcommand("bench", "Speed and memory: operators (--ops) or models against sequence length");
-  cmd->add_option("--config", flags->config, "experiment YAML (bench section)");
+  CLI::App* cmd = app.add_subcommand("bench", "Speed and memory: models against sequence length (--config) or "
+                                              "operators (--ops)");
+  cmd->add_option("--config", flags->config, "experiment YAML: the model section gives the width, bench the grid "
+                                             "(experiments/bench/*.yaml)");
   cmd->add_flag("--ops", flags->ops, "operator level: conv op (reference, fast) vs torch conv1d vs attention");
-  cmd->add_option("--batch", flags->op.batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--lengths", flags->op.lengths, "sequence lengths")->capture_default_str()->delimiter(',');
-  cmd->add_option("--channels", flags->op.channels, "channels (d_model)")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--kernel-sizes", flags->op.kernel_sizes, "kernel sizes")->capture_default_str()->delimiter(',');
-  cmd->add_option("--heads", flags->op.attention_heads, "attention heads of the SDPA comparison")
+  cmd->add_option("--archs", flags->archs, "models: architectures (default: bench.archs)")->delimiter(',')
+      ->check(CLI::IsMember({"transformer", "lightconv", "dynamicconv", "dilatedconv"}));
+  cmd->add_option("--out", flags->out, "models: output directory (default: <run.output_dir>/bench-<UTC time>)");
+  CLI::Option* batch = cmd->add_option("--batch", flags->op.batch, "batch size (models: default bench.batch_size)")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--repeats", flags->op.repeats, "timed runs per measurement")->capture_default_str()
+  CLI::Option* lengths = cmd->add_option("--lengths", flags->op.lengths,
+                                         "sequence lengths (models: default bench.seq_lengths)")
+      ->capture_default_str()->delimiter(',');
+  cmd->add_option("--channels", flags->op.channels, "ops: channels (d_model)")->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--dtype", flags->dtype, "fp32|bf16")->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--csv", flags->csv, "also write the rows as CSV to this file");
-  return [flags, &global] {
-    if (!flags->ops) {
-      std::cerr << "convpt bench: the model sequence-length benchmark is not implemented yet (issue #6); "
-                   "use --ops for the operator benchmark\n";
-      return kNotImplemented;
+  cmd->add_option("--kernel-sizes", flags->op.kernel_sizes, "ops: kernel sizes")->capture_default_str()
+      ->delimiter(',');
+  cmd->add_option("--heads", flags->op.attention_heads, "ops: attention heads of the SDPA comparison")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  CLI::Option* repeats = cmd->add_option("--repeats", flags->op.repeats,
+                                         "timed runs per measurement (models: default bench.repeats)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--dtype", flags->dtype, "ops: fp32|bf16")->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--csv", flags->csv, "ops: also write the rows as CSV to this file");
+  cmd->add_option("--cell-arch", flags->cell_arch)->group("");
+  cmd->add_option("--cell-length", flags->cell_length)->group("");
+  cmd->add_option("--cell-result", flags->cell_result)->group("");
+
+  const auto run_models = [flags, &global, batch, lengths, repeats]() -> int {
+    if (flags->config.empty()) {
+      std::cerr << "convpt bench: pass --config FILE (model width and grid, e.g. experiments/bench/cpu.yaml) for "
+                   "the models, or --ops for the operators\n";
+      return kUsageError;
     }
+    std::vector<std::string> overrides = global.config_overrides();
+    if (!flags->archs.empty()) overrides.push_back("bench.archs=" + yaml_list(flags->archs));
+    if (lengths->count() > 0) overrides.push_back("bench.seq_lengths=" + yaml_list(flags->op.lengths));
+    if (batch->count() > 0) overrides.push_back("bench.batch_size=" + std::to_string(flags->op.batch));
+    if (repeats->count() > 0) overrides.push_back("bench.repeats=" + std::to_string(flags->op.repeats));
+    config::Config config = config::load_config(flags->config, overrides);
+    if (!flags->cell_arch.empty()) {
+      bench::run_cell(config, flags->cell_arch, flags->cell_length, flags->cell_result);
+      return kOk;
+    }
+    apply_runtime(config.run);  // a missing GPU fails here, not in every cell
+    config.run.threads = at::get_num_threads();  // the cells use, and the outputs report, the resolved count
+    if (!flags->out.empty()) {
+      fs::path out = fs::path(flags->out).lexically_normal();
+      if (!out.has_filename()) out = out.parent_path();  // "dir/"
+      config.run.output_dir = out.parent_path().empty() ? "." : out.parent_path().string();
+      config.run.name = out.filename().string();
+    } else if (config.run.name.empty()) {
+      config.run.name = "bench-" + utc_timestamp();
+    }
+    const RunDir run = RunDir::create(config, "bench");
+    fs::create_directories(run.file("cells"));
+    log::info(config.bench.archs.size() * config.bench.seq_lengths.size(), " cells (architecture x length), each in "
+              "its own process; ", config.run.device, ", ", config.run.threads, " threads");
+    const auto cells = bench::run_model_bench(config, run.file("config.yaml"), fs::read_symlink("/proc/self/exe"),
+                                              run.file("cells"));
+    bench::print_model_table(std::cout, cells, config);
+    write_file_atomically(run.file("bench.csv"), bench::model_csv(cells, config));
+    write_file_atomically(run.file("bench.json"), bench::model_json(cells, config));
+    write_file_atomically(run.file("bench.gp"), bench::gnuplot_script(cells, config, "bench.png"));
+    try {
+      bench::run_program("gnuplot", {"bench.gp"}, run.path());
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string(e.what()) + ". bench.csv and bench.json are written in " +
+                               run.path().string() + "; for the plot install gnuplot (scripts/setup.sh) and run: cd " +
+                               run.path().string() + " && gnuplot bench.gp");
+    }
+    log::info("wrote bench.csv, bench.json and bench.png (from bench.gp) in ", run.path().string());
+    return kOk;
+  };
+
+  return [flags, &global, run_models]() -> int {
+    if (!flags->ops) return run_models();
     for (const int64_t value : flags->op.lengths)
       if (value < 1) throw std::invalid_argument("--lengths: values must be >= 1");
     for (const int64_t value : flags->op.kernel_sizes)
