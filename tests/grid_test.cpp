@@ -49,18 +49,18 @@ TEST_CASE("grid files: unknown keys, missing files and missing fields name file 
   test::TempDir dir;
   dir.write("ft.yaml", "finetune: {steps: 5}\n");
   CHECK_THROWS_WITH(config::load_grid_config(dir.write("a.yaml", "grid:\n  name: a\n  datasets: [trec]\n"
-                                                                 "  tokenizer: ft.yaml\n  finetune: [ft.yaml]\n"
+                                                                 "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n"
                                                                  "  finetune_steps: 3\n")),
-                    Contains("a.yaml:6") && Contains("grid.finetune_steps") && Contains("unknown key"));
+                    Contains("a.yaml:7") && Contains("grid.finetune_steps") && Contains("unknown key"));
   CHECK_THROWS_WITH(config::load_grid_config(dir.write("b.yaml", "grid:\n  name: b\n  datasets: [trec]\n"
-                                                                 "  tokenizer: ft.yaml\n  finetune: ['{dataset}.yaml']\n"
+                                                                 "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: ['{dataset}.yaml']\n"
                                                                  "  rows: [scratch]\n")),
-                    Contains("b.yaml:5") && Contains("trec.yaml"));
+                    Contains("b.yaml:6") && Contains("trec.yaml"));
   CHECK_THROWS_WITH(config::load_grid_config(dir.write("c.yaml", "grid:\n  name: c\n  tokenizer: ft.yaml\n"
                                                                  "  finetune: [ft.yaml]\n")),
                     Contains("grid.datasets") && Contains("required"));
   CHECK_THROWS_WITH(config::load_grid_config(dir.write("d.yaml", "grid:\n  name: d\n  datasets: [trec]\n"
-                                                                 "  tokenizer: ft.yaml\n  finetune: [ft.yaml]\n"
+                                                                 "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n"
                                                                  "  rows: [scratch, pretrained]\n")),
                     Contains("grid.pretrain") && Contains("needs pre-training files"));
 }
@@ -100,4 +100,23 @@ TEST_CASE("the paper's Table 2 is transcribed for every row and dataset", "[grid
   CHECK(*experiments::paper_score("lightconv", "pretrained", "civil_comments")->f1 == 87.58);
   CHECK_FALSE(experiments::paper_score("transformer", "scratch", "trec")->f1);
   CHECK_FALSE(experiments::paper_score("transformer", "scratch", "trec_fine"));
+}
+
+TEST_CASE("a grid cell keeps the settings files' training sections and the model file's model", "[grid]") {
+  // The settings files inherit presets that describe a model (and the model files inherit presets with paper-scale
+  // pre-training): neither may leak into the other's section.
+  const std::filesystem::path file = std::filesystem::path(CONVPT_SOURCE_DIR) / "experiments/cpu/table2.yaml";
+  const experiments::GridLayout layout(file, config::load_grid_config(file).grid);
+  const config::Config pretrain = layout.pretrain_config("dilatedconv");
+  CHECK(pretrain.pretrain.steps == 1500);
+  CHECK(pretrain.pretrain.batch_size == 32);
+  CHECK(pretrain.pretrain.input_length == 128);
+  const config::Config dilated_model_file =
+      config::load_config(std::filesystem::path(CONVPT_SOURCE_DIR) / "experiments/models/dilatedconv-cpu.yaml");
+  CHECK(pretrain.model == dilated_model_file.model);
+  const config::Config cell = layout.finetune_config({"dilatedconv", "pretrained", "sst2"});
+  CHECK(cell.model == dilated_model_file.model);
+  CHECK(cell.finetune.steps == 2400);
+  CHECK(cell.finetune.optimizer == "adamw");
+  CHECK(cell.finetune.init == "runs/cpu/pretrain-dilatedconv");
 }

@@ -22,6 +22,9 @@ grep -q '(78.44)' $table || fail "the paper's numbers are missing"
 grep -q 'SST-2 \*' $table || fail "SST-2's unofficial test labels are not marked"
 [ "$(wc -l < results/smoke/table2.csv)" = 17 ] || fail "table2.csv should have a header and 16 rows"
 [ "$(ls results/smoke/cells | wc -l)" = 20 ] || fail "expected 16 cell + 4 pre-training results under cells/"
+steps_of() { sed -n "/^$2:/,/^[a-z]/s/^  steps: //p" "runs/smoke/configs/$1.yaml"; }
+[ "$(steps_of pretrain-dilatedconv pretrain)" = 20 ] || fail "pre-training steps are not smoke/pretrain.yaml's"
+grep -q '^  dilations: \[1, 2\]' runs/smoke/configs/pretrain-dilatedconv.yaml || fail "the model is not smoke/dilatedconv.yaml's"
 init_of() { sed -n '/^finetune:/,/^[a-z]/s/^  init: //p' "runs/smoke/configs/$1.yaml"; }
 [ "$(init_of trec-lightconv-pretrained)" = '"runs/smoke/pretrain-lightconv"' ] ||
   fail "the pretrained row does not start from its pre-training run"
@@ -45,10 +48,10 @@ rm runs/smoke/sst2-dynamicconv-scratch/results.json
 grep -q '^\$ convpt finetune .* --resume' resume.log || fail "the unfinished cell was not resumed"
 
 # Bad grids and filters are refused with the file, line and key, before anything runs.
-printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \
-  "$src/experiments/smoke/tokenizer.yaml" >bad.yaml
+printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  model: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \
+  "$src/experiments/smoke/tokenizer.yaml" "$src/experiments/smoke/lightconv.yaml" >bad.yaml
 if "$convpt" reproduce bad.yaml >bad.log 2>&1; then fail "a grid with a missing file was accepted"; fi
-grep -q 'bad.yaml:5.*grid.finetune.*nowhere.yaml' bad.log || { cat bad.log; fail "missing-file error lacks file:line/key"; }
+grep -q 'bad.yaml:6.*grid.finetune.*nowhere.yaml' bad.log || { cat bad.log; fail "missing-file error lacks file:line/key"; }
 if "$convpt" reproduce "$src/experiments/smoke/table2.yaml" --rows nonsense >bad.log 2>&1; then fail "--rows nonsense"; fi
 grep -q "'nonsense' matches no row" bad.log || fail "bad --rows message"
 echo "reproduce checks passed"

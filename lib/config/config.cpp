@@ -313,6 +313,7 @@ GridConfig load_grid_config(const std::filesystem::path& path) {
       }
   };
   exists(g.tokenizer, "grid.tokenizer");
+  exists(g.model, "grid.model");
   for (const auto& file : g.pretrain) exists(file, "grid.pretrain");
   for (const auto& file : g.finetune) exists(file, "grid.finetune");
   return config;

@@ -235,13 +235,15 @@ struct Config {
 
 // `convpt reproduce GRID.yaml`: Table 2 as a grid. Each architecture is pre-trained once; each row (architecture x
 // {scratch, pretrained}) is fine-tuned and tested on each dataset. Cell configs are merged from files (paths relative
-// to the grid file) in which "{arch}" and "{dataset}" are replaced, then the grid sets run.*, finetune.task/init.
+// to the grid file) in which "{arch}" and "{dataset}" are replaced; the model section is the model file's alone
+// (settings files inherit presets that also describe a model); then the grid sets run.*, finetune.task/init.
 struct GridSpec {
   std::string name;                  // required: runs go to <output_dir>/<name>/, tables to <results_dir>/<name>/
   std::vector<std::string> archs = {"transformer", "lightconv", "dilatedconv", "dynamicconv"};
   std::vector<std::string> rows = {"scratch", "pretrained"};
   std::vector<std::string> datasets;  // required: task names
   std::string tokenizer;             // tokenizer config; `convpt tokenize train/encode` run when its outputs are missing
+  std::string model;                 // the model file of each architecture, e.g. ../models/{arch}-cpu.yaml
   std::vector<std::string> pretrain;  // files merged for each architecture's pre-training
   std::vector<std::string> finetune;  // files merged for each cell's fine-tuning
   int64_t seed = 1;
@@ -255,6 +257,7 @@ struct GridSpec {
     v("rows", rows, {.choices = {"scratch", "pretrained"}});
     v("datasets", datasets, {.required = true});
     v("tokenizer", tokenizer, {.required = true});
+    v("model", model, {.required = true});
     v("pretrain", pretrain);
     v("finetune", finetune, {.required = true});
     v("seed", seed);

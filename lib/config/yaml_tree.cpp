@@ -118,6 +118,16 @@ void YamlTree::merge(YAML::Node into, const YAML::Node& from, const std::string&
   }
 }
 
+void YamlTree::replace_section(const YamlTree& other, const std::string& section) {
+  const YAML::Node from = other.root_[section];
+  if (from) root_[section] = YAML::Clone(from);
+  else root_.remove(section);
+  auto in_section = [&](const std::string& key) { return key == section || key.rfind(section + ".", 0) == 0; };
+  std::erase_if(origins_, [&](const auto& entry) { return in_section(entry.first); });
+  for (const auto& [key, origin] : other.origins_)
+    if (in_section(key)) origins_[key] = origin;
+}
+
 void YamlTree::apply_override(const std::string& assignment) {
   const Origin where{"--set " + assignment, 0};
   const auto eq = assignment.find('=');

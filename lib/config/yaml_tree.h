@@ -32,6 +32,10 @@ class YamlTree {
   // `dotted.key=value`; the value is parsed as YAML, so `--set model.kernel_sizes=[3,5]` works.
   void apply_override(const std::string& assignment);
 
+  // Replaces the top-level `section` with the other tree's (keeping where its keys came from), e.g. the model
+  // section of a model file over experiment settings whose own base chain also says something about the model.
+  void replace_section(const YamlTree& other, const std::string& section);
+
   const YAML::Node& root() const { return root_; }
   // Node at a dotted path, or an undefined node.
   YAML::Node find(const std::string& dotted_key) const;

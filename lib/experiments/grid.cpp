@@ -160,25 +160,32 @@ std::vector<std::string> GridLayout::run_settings(const fs::path& run_dir, const
   return overrides;
 }
 
+config::Config GridLayout::compose(const std::vector<std::string>& files, const std::string& arch,
+                                   const std::string& dataset, const std::vector<std::string>& settings) const {
+  std::vector<fs::path> paths;
+  for (const auto& f : files) paths.push_back(source(f, arch, dataset));
+  config::YamlTree tree = config::YamlTree::from_files(paths);
+  tree.replace_section(config::YamlTree::from_file(source(grid_.model, arch, dataset)), "model");
+  for (const auto& assignment : settings) tree.apply_override(assignment);
+  return config::load_config(tree);
+}
+
 config::Config GridLayout::pretrain_config(const std::string& arch, const std::vector<std::string>& overrides) const {
-  std::vector<fs::path> files;
-  for (const auto& f : grid_.pretrain) files.push_back(source(f, arch, ""));
-  return config::load_config(files, run_settings(pretrain_run(arch), arch, overrides));
+  return compose(grid_.pretrain, arch, "", run_settings(pretrain_run(arch), arch, overrides));
 }
 
 config::Config GridLayout::finetune_config(const Cell& cell, const std::vector<std::string>& overrides) const {
-  std::vector<fs::path> files;
-  for (const auto& f : grid_.finetune) files.push_back(source(f, cell.arch, cell.dataset));
   std::vector<std::string> settings = run_settings(cell_run(cell), cell.arch, overrides);
   settings.push_back("finetune.task=" + cell.dataset);
   if (cell.row == "pretrained") settings.push_back("finetune.init=" + pretrain_run(cell.arch).string());
-  return config::load_config(files, settings);
+  return compose(grid_.finetune, cell.arch, cell.dataset, settings);
 }
 
 std::vector<fs::path> GridLayout::files() const {
   std::vector<fs::path> out = {tokenizer_file()};
   for (const auto& arch : grid_.archs)
     for (const auto& dataset : grid_.datasets) {
+      out.push_back(source(grid_.model, arch, dataset));
       for (const auto& f : grid_.pretrain) out.push_back(source(f, arch, ""));
       for (const auto& f : grid_.finetune) out.push_back(source(f, arch, dataset));
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/yaml_tree.h"
 
 namespace convpt::experiments {
 
@@ -23,8 +24,9 @@ std::vector<Cell> grid_cells(const config::GridSpec& grid, const std::vector<std
                              const std::vector<std::string>& datasets = {});
 
 // Where a grid's runs go and how their configs are composed: the grid's files (relative to the grid file, with
-// "{arch}" and "{dataset}" replaced) merged in order, then run.output_dir/name/seed, model.arch and, for
-// fine-tuning, finetune.task and finetune.init (the architecture's pre-training run for the pretrained row).
+// "{arch}" and "{dataset}" replaced) merged in order, the model section replaced by the model file's, then
+// run.output_dir/name/seed, model.arch and, for fine-tuning, finetune.task and finetune.init (the architecture's
+// pre-training run for the pretrained row).
 class GridLayout {
  public:
   GridLayout(std::filesystem::path grid_file, config::GridSpec grid);
@@ -42,6 +44,8 @@ class GridLayout {
 
  private:
   std::filesystem::path source(const std::string& file, const std::string& arch, const std::string& dataset) const;
+  config::Config compose(const std::vector<std::string>& files, const std::string& arch, const std::string& dataset,
+                         const std::vector<std::string>& settings) const;
   std::vector<std::string> run_settings(const std::filesystem::path& run_dir, const std::string& arch,
                                         std::vector<std::string> overrides) const;
   std::filesystem::path grid_file_;
