@@ -22,15 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string utc_timestamp() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", &tm);
-  return text;
-}
-
 // Other work on the machine stalls LibTorch's OpenMP thread team: on the 2-core VM at load 6, training steps ran
 // 15-30x slower with a spread under 1%, so the spread does not reveal it. Warn up front instead.
 void warn_if_busy() {

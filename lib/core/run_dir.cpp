@@ -15,14 +15,6 @@ namespace convpt {
 namespace fs = std::filesystem;
 
 namespace {
-std::string utc_timestamp() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", &tm);
-  return buffer;
-}
 
 [[noreturn]] void fail_io(const std::string& what, const fs::path& path) {
   throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
@@ -57,6 +49,15 @@ RunDir RunDir::create(const config::Config& config, const std::string& command, 
   log::add_file_sink(path / "log.txt");
   log::info("run directory: ", path.string());
   return RunDir(path);
+}
+
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", &tm);
+  return buffer;
 }
 
 }  // namespace convpt
