@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "depthwise_conv_testing.h"
 #include "ops/depthwise_conv.h"
 
 using convpt::ops::ConvWindow;
@@ -28,20 +29,9 @@ void require_cuda() {
 
 const torch::Device gpu(torch::kCUDA);
 
-using Conv = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&, const DepthwiseConvSpec&);
-
-struct Result {
-  torch::Tensor out, grad_x, grad_weight;
-};
-
-// Runs `conv` on fresh leaves and backpropagates grad_out.
-Result run(Conv conv, const torch::Tensor& x, const torch::Tensor& weight, const DepthwiseConvSpec& spec,
-           const torch::Tensor& grad_out) {
-  const torch::Tensor xl = x.detach().clone().requires_grad_(), wl = weight.detach().clone().requires_grad_();
-  const torch::Tensor out = conv(xl, wl, spec);
-  out.backward(grad_out);
-  return {out.detach(), xl.grad(), wl.grad()};
-}
+using convpt::test::Conv;
+using Result = convpt::test::ConvResult;
+constexpr auto run = convpt::test::run_conv;
 
 // Random values on a 1/16 grid within [-4, 4]: exact in float32, bfloat16 and float16, so one float64 reference
 // serves every dtype.

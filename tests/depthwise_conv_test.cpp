@@ -3,6 +3,7 @@
 // windows and dilations), finite differences, and argument and device errors.
 #include "testing.h"  // first: see there
 
+#include "depthwise_conv_testing.h"
 #include "ops/depthwise_conv.h"
 
 using convpt::ops::ConvWindow;
@@ -14,22 +15,11 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-using Conv = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&, const DepthwiseConvSpec&);
+using convpt::test::Conv;
+using Result = convpt::test::ConvResult;
+constexpr auto run = convpt::test::run_conv;
 const std::vector<std::pair<std::string, Conv>> implementations = {{"fast", depthwise_conv},
                                                                    {"reference", depthwise_conv_reference}};
-
-struct Result {
-  torch::Tensor out, grad_x, grad_weight;
-};
-
-// Runs `conv` on fresh leaves and backpropagates grad_out.
-Result run(Conv conv, const torch::Tensor& x, const torch::Tensor& weight, const DepthwiseConvSpec& spec,
-           const torch::Tensor& grad_out) {
-  const torch::Tensor xl = x.detach().clone().requires_grad_(), wl = weight.detach().clone().requires_grad_();
-  const torch::Tensor out = conv(xl, wl, spec);
-  out.backward(grad_out);
-  return {out.detach(), xl.grad(), wl.grad()};
-}
 
 std::vector<double> values(const torch::Tensor& t) {
   const torch::Tensor d = t.detach().to(torch::kDouble).contiguous();
