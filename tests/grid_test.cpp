@@ -105,18 +105,20 @@ TEST_CASE("the paper's Table 2 is transcribed for every row and dataset", "[grid
 TEST_CASE("a grid cell keeps the settings files' training sections and the model file's model", "[grid]") {
   // The settings files inherit presets that describe a model (and the model files inherit presets with paper-scale
   // pre-training): neither may leak into the other's section.
-  const std::filesystem::path file = std::filesystem::path(CONVPT_SOURCE_DIR) / "experiments/cpu/table2.yaml";
-  const experiments::GridLayout layout(file, config::load_grid_config(file).grid);
+  const std::filesystem::path cpu = std::filesystem::path(CONVPT_SOURCE_DIR) / "experiments/cpu";
+  const experiments::GridLayout layout(cpu / "table2.yaml", config::load_grid_config(cpu / "table2.yaml").grid);
   const config::Config pretrain = layout.pretrain_config("dilatedconv");
-  CHECK(pretrain.pretrain.steps == 1500);
-  CHECK(pretrain.pretrain.batch_size == 32);
+  const config::Config pretrain_settings = config::load_config(cpu / "pretrain.yaml");
+  CHECK(pretrain.pretrain == pretrain_settings.pretrain);
+  CHECK(pretrain.pretrain.batch_size == 32);  // not the base preset's paper-scale 128 x 512
   CHECK(pretrain.pretrain.input_length == 128);
-  const config::Config dilated_model_file =
-      config::load_config(std::filesystem::path(CONVPT_SOURCE_DIR) / "experiments/models/dilatedconv-cpu.yaml");
+  const config::Config dilated_model_file = config::load_config(cpu / "../models/dilatedconv-cpu.yaml");
   CHECK(pretrain.model == dilated_model_file.model);
   const config::Config cell = layout.finetune_config({"dilatedconv", "pretrained", "sst2"});
   CHECK(cell.model == dilated_model_file.model);
-  CHECK(cell.finetune.steps == 2400);
+  const config::Config sst2_settings = config::load_config({cpu / "finetune.yaml", cpu / "finetune/sst2.yaml"}, {});
+  CHECK(cell.finetune.steps == sst2_settings.finetune.steps);
+  CHECK(cell.finetune.steps != config::load_config(cpu / "finetune.yaml").finetune.steps);  // the dataset file counts
   CHECK(cell.finetune.optimizer == "adamw");
   CHECK(cell.finetune.init == "runs/cpu/pretrain-dilatedconv");
 }
