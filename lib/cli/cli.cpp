@@ -46,7 +46,7 @@ int run(int argc, char** argv) {
                "convpt"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the subcommand
-  app.set_version_flag("--version", std::string("convpt ") + CONVPT_VERSION + " (commit " + CONVPT_GIT_COMMIT +
+  app.set_version_flag("--version", std::string("convpt ") + CONVPT_VERSION + " (commit " + git_commit() +
                                         ", libtorch " + CONVPT_TORCH_VERSION + ")");
   GlobalOptions global;
   app.add_option("--log-level", global.log_level, "trace|debug|info|warn|error|off")

@@ -184,7 +184,7 @@ class GridRunner {
   void write_tables() const {
     const config::GridSpec& grid = layout_.grid();
     const fs::path results = layout_.results_dir();
-    experiments::GridReport report{grid, experiments::grid_cells(grid), {}, {}, command_, CONVPT_GIT_COMMIT};
+    experiments::GridReport report{grid, experiments::grid_cells(grid), {}, {}, command_, git_commit()};
     fs::create_directories(results / "cells");
     auto keep = [&](const fs::path& run_dir) {
       fs::copy_file(run_dir / "results.json", results / "cells" / (run_dir.filename().string() + ".json"),

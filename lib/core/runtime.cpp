@@ -53,7 +53,7 @@ std::string allocator_description() {
 
 std::string describe_runtime() {
   std::ostringstream out;
-  out << "convpt " << CONVPT_VERSION << " (commit " << CONVPT_GIT_COMMIT << ", " << CONVPT_BUILD_TYPE << ")\n"
+  out << "convpt " << CONVPT_VERSION << " (commit " << git_commit() << ", " << CONVPT_BUILD_TYPE << ")\n"
       << "libtorch " << CONVPT_TORCH_VERSION << ", CUDA kernels "
 #ifdef CONVPT_WITH_CUDA
       << "built (sm_80, sm_90)\n"

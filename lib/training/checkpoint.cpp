@@ -80,7 +80,7 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const CheckpointConten
   for (auto it = c.best_evaluation.begin(); it != c.best_evaluation.end(); ++it)
     meta << (it == c.best_evaluation.begin() ? "" : ", ") << json::quote(it->first) << ": " << json::number(it->second);
   meta << "},\n  \"convpt_version\": " << json::quote(CONVPT_VERSION) << ",\n  \"convpt_commit\": "
-       << json::quote(CONVPT_GIT_COMMIT) << "\n}\n";
+       << json::quote(git_commit()) << "\n}\n";
   write_file_atomically(partial / "meta.json", meta.str());
   sync_directory(partial);
   fs::remove_all(final_dir);
