@@ -221,9 +221,11 @@ std::string table2_markdown(const GridReport& r) {
         "dev. The paper's models are 12+12-layer, d_model 768, pre-trained on C4 for 524k steps; see the grid's "
         "files for ours.\n\n";
   md << "| model |";
+  bool any_sample = false;
   for (const auto& [dataset, metric] : cols) {
     bool sample = false;
     for (const auto& [name, result] : r.results) sample |= name.starts_with(dataset + "-") && result.sample_only;
+    any_sample |= sample;
     md << " " << dataset_title(dataset) << (metric == "f1" ? " F1" : is_toxicity(dataset) ? " Acc" : "")
        << (sample ? " *" : "") << " |";
   }
@@ -258,7 +260,7 @@ std::string table2_markdown(const GridReport& r) {
       md << "\n";
     }
   }
-  md << "\n* the dataset here is only a sample, or its test labels are not the official ones "
+  if (any_sample) md << "\n* the dataset here is only a sample, or its test labels are not the official ones "
         "(see ../shared/data/MANIFEST.md); numbers are not comparable to the paper's.\n";
 
   // The findings, on each dataset's primary metric.
