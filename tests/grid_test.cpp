@@ -87,7 +87,7 @@ TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[gri
                           "WikiToxic (vs Transformer: 80.00 vs 85.00)"));
   CHECK_THAT(md, Contains("Paper, same datasets: holds for 2 of 2"));
   CHECK_THAT(md, Contains("7 of 8 cells finished"));
-  CHECK_THAT(md, Contains("26m00s in total (pre-training: lightconv 9m00s transformer 10m00s"));
+  CHECK_THAT(md, Contains("26m00s summed over the runs (pre-training: lightconv 9m00s transformer 10m00s"));
   CHECK_THAT(md, Contains("`abc`"));
   CHECK_THAT(md, Contains("* the dataset here is only a sample"));
   const std::string csv = experiments::table2_csv(report);

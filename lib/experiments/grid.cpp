@@ -287,7 +287,7 @@ std::string table2_markdown(const GridReport& r) {
   double total = 0;
   for (const auto& [arch, seconds] : r.pretrain_seconds) total += seconds;
   for (const auto& [name, result] : r.results) total += result.wall_seconds;
-  md << "- wall time: " << duration(total) << " in total (pre-training:";
+  md << "- wall time: " << duration(total) << " summed over the runs (pre-training:";
   for (const auto& [arch, seconds] : r.pretrain_seconds) md << " " << arch << " " << duration(seconds);
   md << "; fine-tuning and test: " << r.results.size() << " of " << r.cells.size() << " cells finished)\n";
   return md.str();
