@@ -188,6 +188,12 @@ TEST_CASE("impossible values point at the offending key", "[config][errors]") {
     CHECK_THAT(error_of(dir.write("exp.yaml", head + "finetune:\n  batch_size: 0\n")),
                Contains("finetune.batch_size"));
   }
+  SECTION("weight decay with an optimiser that has none") {
+    const std::string message =
+        error_of(dir.write("exp.yaml", head + "finetune:\n  optimizer: adafactor\n  weight_decay: 0.01\n"));
+    CHECK_THAT(message, Contains("finetune.weight_decay"));
+    CHECK_THAT(message, Contains("must be 0 with adafactor"));
+  }
 }
 
 TEST_CASE("errors inside a base file name the base file", "[config][errors]") {

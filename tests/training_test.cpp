@@ -9,6 +9,7 @@
 #include "training/safetensors.h"
 #include "training/schedule.h"
 #include "training/distributed.h"
+#include "training/precision.h"
 #include "training/trainer.h"
 
 using namespace convpt;
@@ -126,6 +127,20 @@ TEST_CASE("learning-rate schedules", "[training]") {
   CHECK(learning_rate_at(cosine, 50) == Approx(0.5));
   CHECK(learning_rate_at(cosine, 100) == Approx(0.0).margin(1e-12));
   CHECK(learning_rate_at({"constant", 0.001, 0, 10}, 7) == Approx(0.001));
+}
+
+TEST_CASE("bf16 autocast holds inside its scope only; unknown precisions are refused", "[training]") {
+  const torch::Tensor a = torch::randn({4, 8}), b = torch::randn({8, 3});
+  {
+    const Autocast autocast("bf16", torch::kCPU);
+    CHECK(torch::mm(a, b).scalar_type() == torch::kBFloat16);
+  }
+  CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
+  {
+    const Autocast autocast("fp32", torch::kCPU);
+    CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
+  }
+  CHECK_THROWS_WITH(Autocast("fp16", torch::kCPU), Catch::Contains("unknown precision 'fp16'"));
 }
 
 TEST_CASE("Adafactor factors matrices, clips updates and minimises", "[training]") {

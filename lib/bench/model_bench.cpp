@@ -28,6 +28,7 @@
 #include "core/runtime.h"
 #include "models/model_info.h"
 #include "models/seq2seq.h"
+#include "training/precision.h"
 #include "training/trainer.h"
 
 extern char** environ;
@@ -267,8 +268,8 @@ std::string describe_model(const config::Config& config) {
   std::ostringstream out;
   out << "d_model " << m.d_model << ", d_ff " << m.d_ff << ", " << m.encoder_layers << "+" << m.decoder_layers
       << " layers, vocab " << m.vocab_size << "; batch " << b.batch_size << ", target " << b.target_length
-      << ", decode " << b.decode_steps << " tokens; device " << config.run.device << ", threads "
-      << config.run.threads;
+      << ", decode " << b.decode_steps << " tokens; " << config.pretrain.precision << " (pretrain.precision); device "
+      << config.run.device << ", threads " << config.run.threads;
   return out.str();
 }
 
@@ -321,6 +322,8 @@ void run_cell(const config::Config& config, const std::string& arch, int64_t len
     const torch::Tensor inputs = torch::randint(2, vocab, {bench.batch_size, length}, ids);
     const torch::Tensor targets = torch::randint(2, vocab, {bench.batch_size, std::min(length, bench.target_length)}, ids);
 
+    // Every phase at pre-training's precision, like the training step's optimizer below.
+    const training::Autocast autocast(config.pretrain.precision, device);
     model->eval();
     {
       torch::NoGradGuard no_grad;
@@ -447,7 +450,8 @@ std::string model_json(const std::vector<CellResult>& cells, const config::Confi
   const config::ModelConfig& m = config.model;
   std::ostringstream out;
   out << "{\"device\": " << json::quote(config.run.device) << ", \"threads\": " << config.run.threads
-      << ", \"model\": {\"d_model\": " << m.d_model << ", \"d_ff\": " << m.d_ff << ", \"num_heads\": " << m.num_heads
+      << ", \"precision\": " << json::quote(config.pretrain.precision) << ", \"model\": {\"d_model\": " << m.d_model
+      << ", \"d_ff\": " << m.d_ff << ", \"num_heads\": " << m.num_heads
       << ", \"d_kv\": " << m.d_kv << ", \"encoder_layers\": " << m.encoder_layers
       << ", \"decoder_layers\": " << m.decoder_layers << ", \"vocab_size\": " << m.vocab_size
       << "}, \"warmup\": " << config.bench.warmup << ", \"repeats\": " << config.bench.repeats

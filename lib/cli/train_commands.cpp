@@ -135,7 +135,7 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
                                                          device);
     auto evaluate = [&] {
       return Evaluation{
-          {"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device, *parallel)}};
+          {"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device, p.precision, *parallel)}};
     };
     training::Trainer trainer(config, run, model, source, {p, evaluate, "", parallel});
     if (flags->resume) resume_latest(trainer, run, *parallel);
@@ -182,7 +182,8 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
         std::make_unique<data::FinetuneBatches>(task.examples("train"), options), device);
     auto evaluate = [&](const std::vector<data::Seq2SeqExample>& split, const std::string& prefix) {
       return metrics_of(
-          training::classify(*model, split, task.label_ids, f.batch_size, f.input_length, device, *parallel), prefix);
+          training::classify(*model, split, task.label_ids, f.batch_size, f.input_length, device, f.precision,
+                             *parallel), prefix);
     };
     const std::string select = task.task.metric == "f1" ? "dev_f1" : "dev_accuracy";
     training::Trainer trainer(config, run, model, source,
@@ -196,7 +197,7 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     parallel->broadcast(*model);
     model->eval();
     const eval::ConfusionMatrix confusion =
-        training::classify(*model, test, task.label_ids, f.batch_size, f.input_length, device, *parallel);
+        training::classify(*model, test, task.label_ids, f.batch_size, f.input_length, device, f.precision, *parallel);
     if (!run) return kOk;
     std::ostringstream results;
     results << "{\"command\": \"finetune\", \"task\": \"" << task.task.name << "\", \"arch\": \""
@@ -240,7 +241,7 @@ Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
     model->eval();
     const eval::ConfusionMatrix confusion = training::classify(
         *model, task.examples(flags->split), task.label_ids, config.finetune.batch_size, config.finetune.input_length,
-        device);
+        device, config.finetune.precision);
     if (flags->json) {
       std::cout << confusion.to_json(task.task.label_words) << "\n";
     } else {

@@ -184,6 +184,8 @@ class Validator {
     require(t.learning_rate > 0, section + ".learning_rate", "must be > 0");
     non_negative(t.warmup_steps, section + ".warmup_steps");
     non_negative(t.weight_decay, section + ".weight_decay");
+    require(t.optimizer != "adafactor" || t.weight_decay == 0, section + ".weight_decay",
+            "must be 0 with adafactor (it has no weight decay)");
     non_negative(t.clip_grad_norm, section + ".clip_grad_norm");
     non_negative(t.z_loss, section + ".z_loss");
     positive(t.log_every, section + ".log_every");

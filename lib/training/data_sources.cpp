@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "training/precision.h"
+
 namespace convpt::training {
 
 TensorBatch to_tensors(const data::Batch& batch, torch::Device device) {
@@ -14,7 +16,7 @@ TensorBatch to_tensors(const data::Batch& batch, torch::Device device) {
 
 double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader& shard,
                        const data::PretrainOptions& options, int64_t max_batches, torch::Device device,
-                       DataParallel& parallel) {
+                       const std::string& precision, DataParallel& parallel) {
   torch::NoGradGuard no_grad;
   data::PretrainOptions single_pass = options;
   single_pass.order.shuffle = false;
@@ -25,6 +27,7 @@ double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader&
   data::Batch batch;
   for (int64_t i = 0; i < max_batches && stream.next(batch); ++i) {
     const TensorBatch b = to_tensors(batch, device);
+    const Autocast autocast(precision, device);
     const models::LossOutput out = model.loss(b.inputs, b.targets);
     loss_sum += out.cross_entropy.item<double>() * double(out.target_tokens);
     tokens += out.target_tokens;
@@ -36,7 +39,7 @@ double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader&
 
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
-                               int64_t input_length, torch::Device device) {
+                               int64_t input_length, torch::Device device, const std::string& precision) {
   torch::NoGradGuard no_grad;
   std::vector<std::vector<int64_t>> candidates;
   for (const auto& ids : label_ids) candidates.emplace_back(ids.begin(), ids.end());
@@ -56,7 +59,10 @@ eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vecto
     torch::Tensor inputs = torch::full({int64_t(rows.size()), longest}, models::kPadId, torch::kLong);
     for (size_t r = 0; r < rows.size(); ++r)
       inputs[r].narrow(0, 0, int64_t(rows[r].size())).copy_(torch::tensor(rows[r], torch::kLong));
-    const torch::Tensor predicted = model.score_candidates(inputs.to(device), candidates).argmax(1).cpu();
+    const torch::Tensor predicted = [&] {
+      const Autocast autocast(precision, device);
+      return model.score_candidates(inputs.to(device), candidates).argmax(1).cpu();
+    }();
     for (size_t i = start; i < end; ++i) {
       const auto gold = std::find(label_ids.begin(), label_ids.end(), examples[i].targets);
       if (gold == label_ids.end())
@@ -69,11 +75,12 @@ eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vecto
 
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
-                               int64_t input_length, torch::Device device, DataParallel& parallel) {
+                               int64_t input_length, torch::Device device, const std::string& precision,
+                               DataParallel& parallel) {
   std::vector<data::Seq2SeqExample> share;
   for (size_t i = size_t(parallel.rank()); i < examples.size(); i += size_t(parallel.world_size()))
     share.push_back(examples[i]);
-  const eval::ConfusionMatrix mine = classify(model, share, label_ids, batch_size, input_length, device);
+  const eval::ConfusionMatrix mine = classify(model, share, label_ids, batch_size, input_length, device, precision);
   const int64_t classes = mine.classes();
   std::vector<double> counts;
   for (int64_t gold = 0; gold < classes; ++gold)

@@ -37,16 +37,18 @@ class StreamSource : public BatchSource {
 // several ranks, `options` is this rank's share (options.order): each rank scores its part of those batches.
 double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader& shard,
                        const data::PretrainOptions& options, int64_t max_batches, torch::Device device,
-                       DataParallel& parallel);
+                       const std::string& precision, DataParallel& parallel);
 
-// Text-to-text classification: each example's prediction is the label word with the highest log-likelihood.
-// Examples whose target is not one of the label words are an error (the data and the task disagree).
+// Text-to-text classification: each example's prediction is the label word with the highest log-likelihood,
+// scored at the run's precision (fp32, bf16: see precision.h). Examples whose target is not one of the label words
+// are an error (the data and the task disagree).
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
-                               int64_t input_length, torch::Device device);
+                               int64_t input_length, torch::Device device, const std::string& precision);
 // classify() with the examples shared out over the ranks (every world_size-th), the counts summed over them.
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
-                               int64_t input_length, torch::Device device, DataParallel& parallel);
+                               int64_t input_length, torch::Device device, const std::string& precision,
+                               DataParallel& parallel);
 
 }  // namespace convpt::training

@@ -9,10 +9,9 @@
 #include <fstream>
 #include <iomanip>
 
-#include <ATen/autocast_mode.h>
-
 #include "core/log.h"
 #include "training/checkpoint.h"
+#include "training/precision.h"
 #include "training/schedule.h"
 
 namespace convpt::training {
@@ -56,24 +55,6 @@ class MetricsLog {
 
  private:
   std::ofstream out_;
-};
-
-// bf16 autocast on the CPU for the forward pass of one micro-batch.
-class CpuAutocast {
- public:
-  explicit CpuAutocast(bool enabled) : enabled_(enabled) {
-    if (!enabled_) return;
-    at::autocast::set_autocast_enabled(at::kCPU, true);
-    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-  }
-  ~CpuAutocast() {
-    if (!enabled_) return;
-    at::autocast::set_autocast_enabled(at::kCPU, false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool enabled_;
 };
 
 double gradient_norm(const std::vector<torch::Tensor>& parameters) {
@@ -174,7 +155,7 @@ TrainOutcome Trainer::run() {
 TrainOutcome Trainer::train() {
   const config::TrainConfig& s = options_.settings;
   const ScheduleOptions schedule{s.schedule, s.learning_rate, s.warmup_steps, s.steps};
-  const bool bf16 = s.precision == "bf16";
+  const torch::Device device = model_->parameters().front().device();
   const bool live_line = run_ && ::isatty(STDERR_FILENO);
   StopSignals signals;
   MetricsLog metrics(run_);
@@ -219,7 +200,7 @@ TrainOutcome Trainer::train() {
     for (int64_t micro = 0; micro < s.grad_accumulation; ++micro) {
       const TensorBatch batch = data_.next();
       const models::LossOutput out = [&] {
-        const CpuAutocast autocast(bf16);
+        const Autocast autocast(s.precision, device);
         return model_->loss(batch.inputs, batch.targets, s.z_loss);
       }();
       if (micro == s.grad_accumulation - 1) parallel_->expect_backward(out.loss);  // gradients reduced during it
