@@ -124,6 +124,8 @@ TEST_CASE("a grid cell keeps the settings files' training sections and the model
   const config::Config sst2_settings = config::load_config({cpu / "finetune.yaml", cpu / "finetune/sst2.yaml"}, {});
   CHECK(cell.finetune.steps == sst2_settings.finetune.steps);
   CHECK(cell.finetune.steps != config::load_config(cpu / "finetune.yaml").finetune.steps);  // the dataset file counts
-  CHECK(cell.finetune.optimizer == "adamw");
+  CHECK(cell.finetune.optimizer == sst2_settings.finetune.optimizer);
+  CHECK(cell.finetune.learning_rate == sst2_settings.finetune.learning_rate);
+  CHECK(cell.finetune.learning_rate != config::Config{}.finetune.learning_rate);  // not the defaults
   CHECK(cell.finetune.init == "runs/cpu/pretrain-dilatedconv");
 }
