@@ -2,7 +2,8 @@
 # Training throughput of the CPU-size Transformer and lightweight conv (experiments/bench/cpu.yaml's width) at the
 # CPU pre-training's shapes: inputs of 128 tokens with 32 targets and of 512 with 114, fp32 against bf16 autocast,
 # batch 8, with `convpt bench`. One bench run per (length, precision); their CSVs land in OUT_DIR, and a summary
-# table of training tokens/s (input tokens per second, median over the timed steps) is printed. Run it on an otherwise idle machine.
+# table of training tokens/s (input tokens per second, median over the timed steps) is printed. Run it on an idle
+# machine.
 #   scripts/cpu_train_throughput.sh OUT_DIR [THREADS]      (default threads: 0 = one per core)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)

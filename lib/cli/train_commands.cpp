@@ -134,8 +134,8 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
     training::StreamSource<data::PretrainBatches> source(std::make_unique<data::PretrainBatches>(train, options),
                                                          device);
     auto evaluate = [&] {
-      return Evaluation{
-          {"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device, p.precision, *parallel)}};
+      return Evaluation{{"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device,
+                                                                 p.precision, *parallel)}};
     };
     training::Trainer trainer(config, run, model, source, {p, evaluate, "", parallel});
     if (flags->resume) resume_latest(trainer, run, *parallel);
