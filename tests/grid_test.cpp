@@ -66,7 +66,7 @@ TEST_CASE("grid files: unknown keys, missing files and missing fields name file 
 }
 
 TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[grid]") {
-  experiments::GridReport report{two_by_two(), experiments::grid_cells(two_by_two()), {}, {}, "convpt reproduce t", "abc"};
+  experiments::GridReport report{two_by_two(), experiments::grid_cells(two_by_two()), {}, {}, {}, "convpt reproduce t", "abc"};
   // Lightweight gains from pre-training on both datasets and is within a point of the pre-trained Transformer on
   // SST-2 (90.5 vs 91.0) but not on WikiToxic F1 (80 vs 85).
   report.results["sst2-transformer-scratch"] = result(0.70);
@@ -77,6 +77,7 @@ TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[gri
   report.results["wiki_toxic-lightconv-scratch"] = result(0.85, 0.70, true);
   report.results["wiki_toxic-lightconv-pretrained"] = result(0.88, 0.80, true);
   report.pretrain_seconds = {{"transformer", 600}, {"lightconv", 540}};
+  report.runs_by_commit = {{"0123", 8}, {"4567-dirty", 1}};
   const std::string md = experiments::table2_markdown(report);
   INFO(md);
   CHECK_THAT(md, Contains("| model | SST-2 | WikiToxic Acc * | WikiToxic F1 * |"));
@@ -88,7 +89,8 @@ TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[gri
   CHECK_THAT(md, Contains("Paper, same datasets: holds for 2 of 2"));
   CHECK_THAT(md, Contains("7 of 8 cells finished"));
   CHECK_THAT(md, Contains("26m00s summed over the runs (pre-training: lightconv 9m00s transformer 10m00s"));
-  CHECK_THAT(md, Contains("`abc`"));
+  CHECK_THAT(md, Contains("trained by convpt commit: `0123` (8 runs), `4567-dirty` (1 run)\n"));
+  CHECK_THAT(md, Contains("table rendered by convpt commit: `abc`"));
   CHECK_THAT(md, Contains("* the dataset here is only a sample"));
   const std::string csv = experiments::table2_csv(report);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 4 * 1 + 4 * 2);  // header, SST-2 rows, WikiToxic Acc+F1

@@ -20,6 +20,8 @@ table=results/smoke/table2.md
 grep -q '16 of 16 cells finished' $table || fail "not every cell finished"
 grep -q '(78.44)' $table || fail "the paper's numbers are missing"
 grep -q 'SST-2 \*' $table || fail "SST-2's unofficial test labels are not marked"
+commit=$("$convpt" --version | sed -n 's/.*(commit \([^,]*\),.*/\1/p')
+grep -q "^- trained by convpt commit: \`$commit\` (20 runs)$" $table || fail "provenance lacks the training commit $commit"
 [ "$(wc -l < results/smoke/table2.csv)" = 17 ] || fail "table2.csv should have a header and 16 rows"
 [ "$(ls results/smoke/cells | wc -l)" = 20 ] || fail "expected 16 cell + 4 pre-training results under cells/"
 steps_of() { sed -n "/^$2:/,/^[a-z]/s/^  steps: //p" "runs/smoke/configs/$1.yaml"; }

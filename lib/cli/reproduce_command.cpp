@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/run_dir.h"
 #include "experiments/grid.h"
+#include "training/checkpoint.h"
 
 namespace convpt::cli {
 namespace fs = std::filesystem;
@@ -80,14 +81,35 @@ double elapsed_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+json::Value read_json_file(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(file.string() + ": " + e.what());
+  }
+}
+
 // Seconds spent on a run in earlier sittings (reproduce.json), so resumed runs report their whole wall time.
 double earlier_seconds(const fs::path& run_dir) {
   const fs::path file = run_dir / "reproduce.json";
-  if (!fs::exists(file)) return 0;
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str()).at("wall_seconds").as_double();
+  return fs::exists(file) ? read_json_file(file).at("wall_seconds").as_double() : 0;
+}
+
+// The commit stamped into a finished run's final checkpoint: the binary that trained it to the end, which may
+// differ from the one rendering the table (cells are cached across sittings and rebuilds).
+std::string trained_by_commit(const fs::path& run_dir) {
+  const auto checkpoint = training::latest_checkpoint(run_dir);
+  if (!checkpoint) throw std::runtime_error(run_dir.string() + " is finished but has no checkpoint");
+  const fs::path meta = *checkpoint / "meta.json";
+  try {
+    return read_json_file(meta).at("convpt_commit").as_string();
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(meta.string() + ": " + e.what());
+  }
 }
 
 class GridRunner {
@@ -184,9 +206,10 @@ class GridRunner {
   void write_tables() const {
     const config::GridSpec& grid = layout_.grid();
     const fs::path results = layout_.results_dir();
-    experiments::GridReport report{grid, experiments::grid_cells(grid), {}, {}, command_, git_commit()};
+    experiments::GridReport report{grid, experiments::grid_cells(grid), {}, {}, {}, command_, git_commit()};
     fs::create_directories(results / "cells");
     auto keep = [&](const fs::path& run_dir) {
+      ++report.runs_by_commit[trained_by_commit(run_dir)];
       fs::copy_file(run_dir / "results.json", results / "cells" / (run_dir.filename().string() + ".json"),
                     fs::copy_options::overwrite_existing);
     };

@@ -282,8 +282,14 @@ std::string table2_markdown(const GridReport& r) {
      << describe(count_finding(r, ours_primary, competitive, "vs Transformer")) << ". Paper, same datasets: "
      << describe(count_finding(r, paper_primary, competitive, "vs Transformer")) << ".\n";
 
-  md << "\n## Provenance\n\n- command: `" << r.command << "`\n- convpt commit: `" << r.commit << "`\n- seed: "
-     << r.grid.seed << " (every run; the data order and initialisation follow from it)\n";
+  md << "\n## Provenance\n\n- command: `" << r.command << "`\n- trained by convpt commit:";
+  const char* separator = " ";
+  for (const auto& [commit, runs] : r.runs_by_commit) {
+    md << separator << "`" << commit << "` (" << runs << (runs == 1 ? " run)" : " runs)");
+    separator = ", ";
+  }
+  if (r.runs_by_commit.empty()) md << " no run finished yet";
+  md << "\n- table rendered by convpt commit: `" << r.commit << "`\n- seed: " << r.grid.seed << " (every run; the data order and initialisation follow from it)\n";
   double total = 0;
   for (const auto& [arch, seconds] : r.pretrain_seconds) total += seconds;
   for (const auto& [name, result] : r.results) total += result.wall_seconds;

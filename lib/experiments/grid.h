@@ -69,7 +69,8 @@ struct GridReport {
   std::vector<Cell> cells;                    // every cell of the grid, run or not
   std::map<std::string, CellResult> results;  // by Cell::run_name(), the finished ones
   std::map<std::string, double> pretrain_seconds;  // by architecture
-  std::string command, commit;
+  std::map<std::string, int> runs_by_commit;       // commit of the final checkpoint -> finished runs
+  std::string command, commit;                     // commit: the binary that rendered the table
 };
 
 // results/<grid>/table2.md: ours beside the paper's, gains from pre-training, the findings check, provenance.
