@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/json.h"
+#include "temp_dir.h"
 
 using namespace convpt;
 using Catch::Matchers::Contains;
@@ -35,6 +36,14 @@ TEST_CASE("JSON typed access and syntax errors say what is wrong and where", "[j
   CHECK_THROWS_WITH(json::parse(""), Contains("expected a value at column 1"));
   CHECK_THROWS_WITH(json::parse(std::string(1000, '[')), Contains("nesting deeper than"));
   CHECK_THROWS_AS(json::parse("{} {}"), json::ParseError);
+}
+
+TEST_CASE("JSON files: the value, or an error naming the file", "[json]") {
+  const test::TempDir dir;
+  CHECK(json::parse_file(dir.write("ok.json", R"({"wall_seconds": 12.5})")).at("wall_seconds").as_double() == 12.5);
+  const auto broken = dir.write("broken.json", "{\"a\": ");
+  CHECK_THROWS_WITH(json::parse_file(broken), Contains(broken.string() + ": expected a value at column 7"));
+  CHECK_THROWS_WITH(json::parse_file(dir.path() / "absent.json"), Contains("cannot read") && Contains("absent.json"));
 }
 
 TEST_CASE("JSON quoting and numbers read back to what was written", "[json]") {

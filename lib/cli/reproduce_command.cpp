@@ -81,22 +81,10 @@ double elapsed_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-json::Value read_json_file(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(file.string() + ": " + e.what());
-  }
-}
-
 // Seconds spent on a run in earlier sittings (reproduce.json), so resumed runs report their whole wall time.
 double earlier_seconds(const fs::path& run_dir) {
   const fs::path file = run_dir / "reproduce.json";
-  return fs::exists(file) ? read_json_file(file).at("wall_seconds").as_double() : 0;
+  return fs::exists(file) ? json::parse_file(file).at("wall_seconds").as_double() : 0;
 }
 
 // The commit stamped into a finished run's final checkpoint: the binary that trained it to the end, which may
@@ -106,7 +94,7 @@ std::string trained_by_commit(const fs::path& run_dir) {
   if (!checkpoint) throw std::runtime_error(run_dir.string() + " is finished but has no checkpoint");
   const fs::path meta = *checkpoint / "meta.json";
   try {
-    return read_json_file(meta).at("convpt_commit").as_string();
+    return json::parse_file(meta).at("convpt_commit").as_string();
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(meta.string() + ": " + e.what());
   }

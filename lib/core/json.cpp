@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace convpt::json {
 namespace {
@@ -184,6 +186,18 @@ class Parser {
 };
 
 Value parse(std::string_view text) { return Parser(text).document(); }
+
+Value parse_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return parse(text.str());
+  } catch (const ParseError& e) {
+    throw std::runtime_error(file.string() + ": " + e.what());
+  }
+}
 
 namespace {
 [[noreturn]] void wrong_kind(const char* wanted, Value::Kind actual) {

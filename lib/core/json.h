@@ -2,6 +2,7 @@
 // The one JSON reader and string quoting of the project: JSONL datasets, safetensors headers, checkpoint metadata,
 // results files. A small document model; numbers keep their text so integers round-trip exactly.
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -49,6 +50,8 @@ class Value {
 };
 
 Value parse(std::string_view text);  // the whole text must be one value (surrounding whitespace allowed)
+// A file holding one value. Throws std::runtime_error naming the file when it is unreadable or not JSON.
+Value parse_file(const std::filesystem::path& file);
 
 std::string quote(std::string_view text);  // a JSON string literal, escaped
 std::string number(double value);          // shortest text that reads back as `value`; non-finite -> null

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 
@@ -16,18 +15,6 @@ namespace {
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
-}
-
-json::Value read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(path.string() + ": " + e.what());
-  }
 }
 
 bool is_toxicity(const std::string& dataset) { return dataset == "wiki_toxic" || dataset == "civil_comments"; }
@@ -196,7 +183,7 @@ std::vector<fs::path> GridLayout::files() const {
 
 CellResult read_cell_result(const fs::path& run_dir) {
   const fs::path file = run_dir / "results.json";
-  const json::Value v = read_json(file);
+  const json::Value v = json::parse_file(file);
   CellResult r;
   try {
     r.metric = v.at("metric").as_string();
@@ -209,7 +196,7 @@ CellResult read_cell_result(const fs::path& run_dir) {
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(file.string() + ": " + e.what());
   }
-  if (fs::exists(run_dir / "reproduce.json")) r.wall_seconds = read_json(run_dir / "reproduce.json").at("wall_seconds").as_double();
+  if (fs::exists(run_dir / "reproduce.json")) r.wall_seconds = json::parse_file(run_dir / "reproduce.json").at("wall_seconds").as_double();
   return r;
 }
 
