@@ -66,7 +66,8 @@ TEST_CASE("grid files: unknown keys, missing files and missing fields name file 
 }
 
 TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[grid]") {
-  experiments::GridReport report{two_by_two(), experiments::grid_cells(two_by_two()), {}, {}, {}, "convpt reproduce t", "abc"};
+  experiments::GridReport report{
+      two_by_two(), experiments::grid_cells(two_by_two()), {}, {}, {}, "convpt reproduce t", "abc"};
   // Lightweight gains from pre-training on both datasets and is within a point of the pre-trained Transformer on
   // SST-2 (90.5 vs 91.0) but not on WikiToxic F1 (80 vs 85).
   report.results["sst2-transformer-scratch"] = result(0.70);

@@ -81,12 +81,6 @@ double elapsed_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Seconds spent on a run in earlier sittings (reproduce.json), so resumed runs report their whole wall time.
-double earlier_seconds(const fs::path& run_dir) {
-  const fs::path file = run_dir / "reproduce.json";
-  return fs::exists(file) ? json::parse_file(file).at("wall_seconds").as_double() : 0;
-}
-
 // The commit stamped into a finished run's final checkpoint: the binary that trained it to the end, which may
 // differ from the one rendering the table (cells are cached across sittings and rebuilds).
 std::string trained_by_commit(const fs::path& run_dir) {
@@ -178,7 +172,7 @@ class GridRunner {
     if (fs::exists(run_dir)) args.push_back("--resume");
     fs::create_directories(config_file.parent_path());  // also for --dry-run: the printed commands need them
     write_file_atomically(config_file, config::to_yaml(config));
-    const double before = flags_.dry_run ? 0 : earlier_seconds(run_dir);
+    const double before = flags_.dry_run ? 0 : experiments::recorded_wall_seconds(run_dir);
     const auto start = std::chrono::steady_clock::now();
     const int code = execute(args);
     if (!flags_.dry_run && fs::exists(run_dir)) {
@@ -210,7 +204,7 @@ class GridRunner {
     for (const std::string& arch : grid.archs) {
       const fs::path run_dir = layout_.pretrain_run(arch);
       if (!fs::exists(run_dir / "results.json")) continue;
-      report.pretrain_seconds[arch] = earlier_seconds(run_dir);
+      report.pretrain_seconds[arch] = experiments::recorded_wall_seconds(run_dir);
       keep(run_dir);
     }
     write_file_atomically(results / "table2.md", experiments::table2_markdown(report));

@@ -196,8 +196,13 @@ CellResult read_cell_result(const fs::path& run_dir) {
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(file.string() + ": " + e.what());
   }
-  if (fs::exists(run_dir / "reproduce.json")) r.wall_seconds = json::parse_file(run_dir / "reproduce.json").at("wall_seconds").as_double();
+  r.wall_seconds = recorded_wall_seconds(run_dir);
   return r;
+}
+
+double recorded_wall_seconds(const fs::path& run_dir) {
+  const fs::path file = run_dir / "reproduce.json";
+  return fs::exists(file) ? json::parse_file(file).at("wall_seconds").as_double() : 0;
 }
 
 std::string table2_markdown(const GridReport& r) {
@@ -256,7 +261,8 @@ std::string table2_markdown(const GridReport& r) {
   };
   // The paper's side of a finding counts the cells we measured, no others.
   auto paper_primary = [&](const std::string& arch, const std::string& row, const std::string& dataset) {
-    return ours_primary(arch, row, dataset) ? paper(Cell{arch, row, dataset}, primary_metric(dataset)) : std::nullopt;
+    return ours_primary(arch, row, dataset) ? paper(Cell{arch, row, dataset}, primary_metric(dataset))
+                                            : std::nullopt;
   };
   auto gains = [](double pretrained, double scratch, double) { return pretrained > scratch; };
   auto competitive = [](double pretrained, double, double transformer) { return pretrained >= transformer - 1.0; };
@@ -277,7 +283,8 @@ std::string table2_markdown(const GridReport& r) {
     separator = ", ";
   }
   if (r.runs_by_commit.empty()) md << " no run finished yet";
-  md << "\n- table rendered by convpt commit: `" << r.commit << "`\n- seed: " << r.grid.seed << " (every run; the data order and initialisation follow from it)\n";
+  md << "\n- table rendered by convpt commit: `" << r.commit << "`\n- seed: " << r.grid.seed
+     << " (every run; the data order and initialisation follow from it)\n";
   double total = 0;
   for (const auto& [arch, seconds] : r.pretrain_seconds) total += seconds;
   for (const auto& [name, result] : r.results) total += result.wall_seconds;

@@ -63,6 +63,8 @@ struct CellResult {
 };
 // Reads <run_dir>/results.json and, when present, the wall time in <run_dir>/reproduce.json. Throws naming the file.
 CellResult read_cell_result(const std::filesystem::path& run_dir);
+// The wall time `reproduce` recorded for a run (<run_dir>/reproduce.json, summed over sittings); 0 when none.
+double recorded_wall_seconds(const std::filesystem::path& run_dir);
 
 struct GridReport {
   config::GridSpec grid;
