@@ -123,6 +123,8 @@ for fault in KILL STOP; do
 
 done
 grep -q "rank 1 exited with code 137" "$tmp/fault-KILL.log" || fail "the launcher did not report the killed rank"
+# Rank 0 fails on its own (its collective breaks) and reports it, though the launcher's SIGTERM may arrive meanwhile.
+grep -q "rank 0 exited with code 1$" "$tmp/fault-KILL.log" || fail "the launcher did not report rank 0's error exit"
 step=$(sed 's/step-0*//' "$tmp/runs/fault-KILL/checkpoints/latest")
 launch 2 "${run[@]}" --set run.name=fault-KILL --set pretrain.steps=$((step + 2)) pretrain --config "$smoke" --resume \
   >"$tmp/resume.log" 2>&1 && grep -q "resumed from .*step-0*$step at step $step" "$tmp/resume.log" ||

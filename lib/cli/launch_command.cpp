@@ -126,11 +126,12 @@ Action add_launch_command(CLI::App& app, const GlobalOptions&) {
         const int rank = running.at(pid), code = exit_code_of(status);
         running.erase(pid);
         interrupted |= code == kInterrupted;
-        if (code == kOk || code == kInterrupted || failure) continue;
-        failure = code;
+        if (code == kOk || code == kInterrupted) continue;
         std::cerr << "convpt launch: rank " << rank << " exited with code " << code
                   << (WIFSIGNALED(status) ? std::string(" (") + strsignal(WTERMSIG(status)) + ")" : "")
-                  << (running.empty() ? "" : "; stopping the other ranks") << "\n";
+                  << (failure || running.empty() ? "" : "; stopping the other ranks") << "\n";
+        if (failure) continue;
+        failure = code;
         send_all(SIGTERM);
         kill_at = std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(flags->grace_s));

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iomanip>
 
@@ -20,7 +21,9 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 extern "C" void request_stop(int signal) { g_stop_signal = signal; }
 
-// Installs the SIGINT/SIGTERM handlers for the lifetime of a run and restores the previous ones afterwards.
+// Installs the SIGINT/SIGTERM handlers for the lifetime of a run and restores the previous ones afterwards, unless
+// the run fails: then the process is on its way to report the error and exit, and a stop request arriving meanwhile
+// (`convpt launch` sends SIGTERM to every rank once one has died) must not kill it before the report is out.
 class StopSignals {
  public:
   StopSignals() {
@@ -29,6 +32,7 @@ class StopSignals {
     previous_term_ = std::signal(SIGTERM, request_stop);
   }
   ~StopSignals() {
+    if (std::uncaught_exceptions() > 0) return;
     std::signal(SIGINT, previous_int_);
     std::signal(SIGTERM, previous_term_);
   }
