@@ -129,7 +129,7 @@ expect 1 "model.d_model: checkpoint 64, config 32" -- "${ft[@]}" --set run.name=
   --data-root "$tmp/data"
 "${run[@]}" --set run.name=int --set pretrain.steps=100000 pretrain --config "$smoke" >"$tmp/int.log" 2>&1 &
 pid=$!
-for _ in $(seq 200); do [ -s "$tmp/runs/int/metrics.jsonl" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$tmp/runs/int/metrics.jsonl" ] && break; sleep 0.1; done
 kill -INT "$pid"
 wait "$pid"
 status=$?
