@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `convpt reproduce` on the toy grid (experiments/smoke/table2.yaml): all 8 rows of Table 2 on SST-2 and TREC with
 # real data, then the cache (a re-run skips every finished run), --force on a subset, a resumed interrupted cell,
-# and refusals of a bad grid. Usage: reproduce_test.sh /path/to/convpt /path/to/source-dir /path/to/data-root
+# processes sharing the grid through run locks, and refusals of a bad grid.
+# Usage: reproduce_test.sh /path/to/convpt /path/to/source-dir /path/to/data-root
 set -euo pipefail
 convpt=$1
 src=$2
@@ -48,6 +49,30 @@ rm runs/smoke/sst2-dynamicconv-scratch/results.json
 "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows dynamicconv-scratch --datasets sst2 \
   >resume.log 2>&1 || fail "resume run"
 grep -q '^\$ convpt finetune .* --resume' resume.log || fail "the unfinished cell was not resumed"
+
+# Reproduce processes share a grid through one lock per run: a cell another process holds is left to it (even
+# under --force), and a pre-training it holds is waited for. `flock` stands in for the other process.
+lock=runs/smoke/locks
+flock $lock/trec-lightconv-scratch.lock "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" \
+  --rows lightconv-scratch --datasets trec --force >busy.log 2>&1 || { cat busy.log; fail "run beside a busy cell"; }
+grep -q 'trec-lightconv-scratch: another reproduce process is running it; left to that one' busy.log ||
+  fail "the busy cell was not left to its holder"
+if grep -q '^\$ convpt finetune' busy.log; then fail "a cell another process holds was run"; fi
+[ -f runs/smoke/trec-lightconv-scratch/results.json ] || fail "--force removed a cell another process holds"
+grep -q '1 cell(s) were left to other reproduce processes: trec-lightconv-scratch' busy.log || fail "no summary"
+( exec 9>$lock/pretrain-lightconv.lock; flock 9; touch held; while [ ! -e release ]; do sleep 0.1; done ) &
+holder=$!
+while [ ! -e held ]; do sleep 0.1; done
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-pretrained --datasets trec \
+  >wait.log 2>&1 &
+waiter=$!
+for _ in $(seq 600); do grep -q 'pretrain-lightconv: .*waiting for it to finish' wait.log && break; sleep 0.1; done
+touch release
+wait $holder
+wait $waiter || { cat wait.log; fail "run waiting for a pre-training"; }
+grep -q 'pretrain-lightconv: another reproduce process is running it; waiting for it to finish' wait.log ||
+  fail "the pre-training another process holds was not waited for"
+grep -q 'pretrain-lightconv: finished earlier, skipped' wait.log || fail "the waited-for pre-training was redone"
 
 # Bad grids and filters are refused with the file, line and key, before anything runs.
 printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  model: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \

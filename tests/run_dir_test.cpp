@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "config/config.h"
@@ -49,4 +50,18 @@ TEST_CASE("atomic writes replace the whole file and leave no temporary", "[run_d
   CHECK(read(file) == "second");
   CHECK_FALSE(std::filesystem::exists(file.string() + ".tmp"));
   CHECK_THROWS_WITH(write_file_atomically(dir.path() / "no" / "such" / "dir.txt", "x"), Catch::Contains("cannot create"));
+}
+
+TEST_CASE("a run lock is held by one holder at a time and dropped with it", "[run_dir]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "cell.lock";
+  std::optional<RunLock> first(std::in_place, path, RunLock::Mode::try_once);
+  REQUIRE(first->held());
+  // flock locks belong to an open file description, so a second open in this process contends like another process.
+  CHECK_FALSE(RunLock(path, RunLock::Mode::try_once).held());
+  first.reset();
+  CHECK(RunLock(path, RunLock::Mode::try_once).held());
+  CHECK(RunLock(path, RunLock::Mode::wait).held());
+  CHECK_THROWS_WITH(RunLock(dir.path() / "missing" / "x.lock", RunLock::Mode::try_once),
+                    Catch::Contains("missing/x.lock"));
 }

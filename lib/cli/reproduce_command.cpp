@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "cli/cli.h"
@@ -125,6 +126,12 @@ class GridRunner {
     }
     if (flags_.dry_run) return kOk;
     write_tables();
+    if (!left_to_others_.empty()) {
+      std::string runs;
+      for (const auto& name : left_to_others_) runs += (runs.empty() ? "" : ", ") + name;
+      log::warn(left_to_others_.size(), " cell(s) were left to other reproduce processes: ", runs,
+                "; if the table lacks them, run this command again once those finish");
+    }
     std::ifstream table(layout_.results_dir() / "table2.md");
     std::cout << "\n" << table.rdbuf();
     return kOk;
@@ -158,10 +165,26 @@ class GridRunner {
     return code;
   }
 
-  // One pre-training or fine-tuning run: skipped when finished (unless --force), resumed when interrupted.
+  // One pre-training or fine-tuning run: skipped when finished (unless --force), resumed when interrupted. A lock
+  // per run (<runs>/locks/<run>.lock) lets reproduce processes share a grid, one per core: a fine-tuning cell that
+  // another process holds is left to it; a pre-training it holds is waited for (the pre-trained rows need it).
   int step(const fs::path& run_dir, const config::Config& config, const std::string& command,
            const std::vector<std::string>& extra) {
-    if (flags_.force && !flags_.dry_run && fs::exists(run_dir)) fs::remove_all(run_dir);
+    const fs::path lock_file = layout_.runs_dir() / "locks" / (run_dir.filename().string() + ".lock");
+    fs::create_directories(lock_file.parent_path());
+    std::optional<RunLock> lock(std::in_place, lock_file, RunLock::Mode::try_once);
+    const bool busy = !lock->held();
+    if (busy && command == "finetune") {
+      log::info(run_dir.string(), ": another reproduce process is running it; left to that one");
+      left_to_others_.push_back(run_dir.filename().string());
+      return kOk;
+    }
+    if (busy) {
+      log::info(run_dir.string(), ": another reproduce process is running it; waiting for it to finish");
+      lock.emplace(lock_file, RunLock::Mode::wait);
+    }
+    // A run another process has just finished is not redone by --force.
+    if (flags_.force && !busy && !flags_.dry_run && fs::exists(run_dir)) fs::remove_all(run_dir);
     if (fs::exists(run_dir / "results.json")) {
       log::info(run_dir.string(), ": finished earlier, skipped (--force redoes it)");
       return kOk;
@@ -211,6 +234,7 @@ class GridRunner {
     write_file_atomically(results / "table2.csv", experiments::table2_csv(report));
   }
 
+  std::vector<std::string> left_to_others_;  // cells another process was running
   std::string command_;  // as the user typed it, for the provenance of the tables
   const Flags& flags_;
   const GlobalOptions& global_;

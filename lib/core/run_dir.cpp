@@ -1,6 +1,7 @@
 #include "core/run_dir.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +37,24 @@ void write_file_atomically(const fs::path& path, const std::string& contents) {
   if (::fsync(fd) != 0 || ::close(fd) != 0) fail_io("cannot flush", temporary);
   if (::rename(temporary.c_str(), path.c_str()) != 0) fail_io("cannot rename into", path);
 }
+
+RunLock::RunLock(const fs::path& path, Mode mode) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail_io("cannot open the lock file", path);
+  int rc;
+  while ((rc = ::flock(fd_, LOCK_EX | (mode == Mode::try_once ? LOCK_NB : 0))) != 0 && errno == EINTR) {
+  }
+  if (rc == 0) {
+    held_ = true;
+  } else if (errno != EWOULDBLOCK) {
+    const int error = errno;
+    ::close(fd_);
+    errno = error;
+    fail_io("cannot lock", path);
+  }
+}
+
+RunLock::~RunLock() { ::close(fd_); }  // closing the descriptor drops the lock
 
 RunDir RunDir::create(const config::Config& config, const std::string& command, bool allow_existing) {
   const std::string name =

@@ -21,6 +21,24 @@ class RunDir {
   std::filesystem::path path_;
 };
 
+// An exclusive advisory lock (flock) on the file `path`, created if missing, held while the object lives. The
+// kernel drops it when the holder exits, killed or not, so an interrupted run never leaves a stale lock. Several
+// `convpt reproduce` processes share a grid through one lock per run directory.
+class RunLock {
+ public:
+  enum class Mode { wait, try_once };
+  // With Mode::try_once, returns at once; held() says whether another process had it. I/O errors name the file.
+  RunLock(const std::filesystem::path& path, Mode mode);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  int fd_ = -1;
+  bool held_ = false;
+};
+
 // Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
 void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
 
