@@ -2,8 +2,9 @@
 # The GPU check, for a fresh machine with an NVIDIA GPU, the CUDA 13 toolkit, a Python whose torch has CUDA (and
 # its C++ headers), CMake and ninja, and no network: unpacks the Debian packages that scripts/fetch_gpu_debs.sh
 # fetched beforehand into a private prefix, builds convpt with its CUDA kernels (only `convpt` and the CUDA test
-# binary), runs the `cuda` tests, the operator benchmark (B=8, T=4096, d=1024, k 3/7/31, bf16) and a short
-# sequence-length curve, and writes logs and results into OUT_DIR. About 5 minutes on 16 cores.
+# binary), runs the `cuda` tests, the operator benchmark (B=8, T=4096, d=1024, k 3/7/31, bf16), an operator-level
+# sequence-length curve and the models' training-step curve (experiments/bench/gpu.yaml, input length 512..16384),
+# and writes logs and results into OUT_DIR. About 7 minutes on 16 cores.
 #
 # Usage: scripts/gpu_check.sh OUT_DIR [DEB_DIR (default .gpu-debs)]
 # Environment: CONVPT_TORCH_PYTHON (default: python3 on PATH), JOBS (default: all cores).
@@ -55,7 +56,7 @@ fi
 
 step "configure"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCONVPT_CUDA=ON -DCONVPT_TORCH_PYTHON="$python" \
-  -DCMAKE_PREFIX_PATH="$prefix/usr" -DPKG_CONFIG_EXECUTABLE="$prefix/usr/bin/pkgconf" > "$out/configure.log" 2>&1 \
+  -DCMAKE_POLICY_VERSION_MINIMUM=3.5 -DCMAKE_PREFIX_PATH="$prefix/usr" -DPKG_CONFIG_EXECUTABLE="$prefix/usr/bin/pkgconf" > "$out/configure.log" 2>&1 \
   || { tail -40 "$out/configure.log" | tee -a "$summary"; exit 1; }
 
 step "build (convpt, convpt_cuda_tests; $jobs jobs)"
@@ -81,6 +82,11 @@ timeout 300 "$convpt" --device cuda bench --ops --dtype bf16 --batch 8 --channel
   --lengths 512,1024,2048,4096,8192,16384 --kernel-sizes 7 --csv "$out/bench_lengths_bf16.csv" \
   > "$out/bench_lengths_bf16.txt" 2>&1 || echo "length curve failed: rc $?" | tee -a "$summary"
 cat "$out/bench_lengths_bf16.txt" >> "$summary"
+
+step "model-level curve: experiments/bench/gpu.yaml (base width, batch 8, bf16), input length 512..16384"
+timeout 360 "$convpt" bench --config experiments/bench/gpu.yaml --lengths 512,1024,2048,4096,8192,16384 \
+  --repeats 3 --out "$out/model_curve" > "$out/bench_models.txt" 2>&1 || echo "model curve failed: rc $?" | tee -a "$summary"
+cat "$out/bench_models.txt" >> "$summary"
 
 step "done: cuda tests rc $tests_rc"
 exit "$tests_rc"
