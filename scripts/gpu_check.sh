@@ -72,7 +72,7 @@ grep -E "tests passed|Skipped|Failed|\*\*\*" "$out/ctest_cuda.log" | tee -a "$su
 convpt=$build/apps/convpt
 [ -x "$convpt" ] || convpt=$(find "$build" -name convpt -type f -perm -u+x | head -1)
 step "convpt bench --ops: B=8, T=4096, d=1024, k 3/7/31, bf16"
-timeout 300 "$convpt" --device cuda bench --ops --dtype bf16 --batch 8 --channels 1024 --lengths 4096 \
+timeout 300 "$convpt" --device cuda bench --ops --dtype bf16 --batch 8 --channels 1024 --heads 16 --lengths 4096 \
   --kernel-sizes 3,7,31 --csv "$out/bench_ops_bf16.csv" > "$out/bench_ops_bf16.txt" 2>&1 \
   || echo "bench --ops failed: rc $?" | tee -a "$summary"
 cat "$out/bench_ops_bf16.txt" >> "$summary"
