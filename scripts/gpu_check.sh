@@ -85,7 +85,7 @@ cat "$out/bench_lengths_bf16.txt" >> "$summary"
 
 step "model-level curve: experiments/bench/gpu.yaml (base width, batch 8, bf16), input length 512..16384"
 timeout 360 "$convpt" bench --config experiments/bench/gpu.yaml --lengths 512,1024,2048,4096,8192,16384 \
-  --repeats 3 --out "$out/model_curve" > "$out/bench_models.txt" 2>&1 || echo "model curve failed: rc $?" | tee -a "$summary"
+  --repeats 3 --no-plot --out "$out/model_curve" > "$out/bench_models.txt" 2>&1 || echo "model curve failed: rc $?" | tee -a "$summary"
 cat "$out/bench_models.txt" >> "$summary"
 
 step "done: cuda tests rc $tests_rc"

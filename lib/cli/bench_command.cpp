@@ -46,6 +46,7 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
     std::string config, csv, dtype = "fp32", out;
     std::vector<std::string> archs;
     bool ops = false;
+    bool no_plot = false;
     bench::OpBenchOptions op;
     std::string cell_arch, cell_result;  // hidden: one cell, run by the parent `convpt bench --config` in a child
     int64_t cell_length = 0;
@@ -76,6 +77,7 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--dtype", flags->dtype, "ops: fp32|bf16")->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--csv", flags->csv, "ops: also write the rows as CSV to this file");
+  cmd->add_flag("--no-plot", flags->no_plot, "models: write bench.gp but do not run gnuplot (a machine without it)");
   cmd->add_option("--cell-arch", flags->cell_arch)->group("");
   cmd->add_option("--cell-length", flags->cell_length)->group("");
   cmd->add_option("--cell-result", flags->cell_result)->group("");
@@ -117,6 +119,10 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
     write_file_atomically(run.file("bench.csv"), bench::model_csv(cells, config));
     write_file_atomically(run.file("bench.json"), bench::model_json(cells, config));
     write_file_atomically(run.file("bench.gp"), bench::gnuplot_script(cells, config, "bench.png"));
+    if (flags->no_plot) {
+      log::info("wrote bench.csv, bench.json and bench.gp (--no-plot: no bench.png) in ", run.path().string());
+      return kOk;
+    }
     try {
       bench::run_program("gnuplot", {"bench.gp"}, run.path());
     } catch (const std::runtime_error& e) {
