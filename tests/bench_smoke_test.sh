@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `convpt bench --config` at toy size: the outputs' shape (terminal table, CSV, JSON, plot), out-of-memory cells
-# reported rather than crashed on, and a clear failure without gnuplot. Timings are never asserted.
+# reported rather than crashed on, a clear failure without gnuplot, and --no-plot. Timings are never asserted.
 # Usage: bench_smoke_test.sh /path/to/convpt /path/to/source-dir
 set -u
 convpt=$1
@@ -53,6 +53,13 @@ status=$?
 [ "$status" -eq 1 ] || fail "without gnuplot: exit $status (want 1)"
 grep -q "cannot run gnuplot.*gnuplot bench.gp" <<<"$output" || fail "without gnuplot: $output"
 [ -s "$tmp/noplot/bench.csv" ] && [ -s "$tmp/noplot/bench.json" ] || fail "without gnuplot: no CSV/JSON"
+# --no-plot (a GPU machine without gnuplot): success, the data and bench.gp, no image.
+if ! PATH=/nonexistent "$convpt" bench --config "$smoke" --threads 1 --archs lightconv --lengths 16 --no-plot \
+  --out "$tmp/skipplot" >"$tmp/skipplot.txt" 2>&1; then
+  fail "--no-plot without gnuplot should succeed"; sed 's/^/    /' "$tmp/skipplot.txt" | tail -20
+fi
+[ -s "$tmp/skipplot/bench.csv" ] && [ -s "$tmp/skipplot/bench.gp" ] || fail "--no-plot: no CSV or bench.gp"
+[ ! -e "$tmp/skipplot/bench.png" ] || fail "--no-plot: bench.png was made"
 
 # Usage errors.
 output=$("$convpt" bench 2>&1)
