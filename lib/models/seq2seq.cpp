@@ -1,7 +1,5 @@
 #include "models/seq2seq.h"
 
-#include <ATen/autocast_mode.h>
-
 #include <cmath>
 
 #include "layers/init.h"
@@ -91,9 +89,6 @@ StackImpl::StackImpl(const config::ModelConfig& c, bool is_decoder) : is_decoder
 torch::Tensor StackImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, const EncoderOutput* encoder,
                                  DecoderState* state) {
   const int64_t length = x.size(1), offset = state ? state->length : 0;
-  // Every layer shares the self-attention bias, so it is built once, in the dtype attention computes in, and stays
-  // [1, heads, T, T] unless some input is padding: cast in each layer and expanded to the batch, it cost one
-  // batch x heads x T x T copy per layer, which long inputs cannot afford (results/gpu/README.md).
   torch::Tensor self_bias;
   if (relative_bias) {
     self_bias = relative_bias(length, offset + length, offset);
@@ -102,12 +97,8 @@ torch::Tensor StackImpl::forward(const torch::Tensor& x, const torch::Tensor& ma
       const torch::Tensor future = torch::arange(offset + length, options).unsqueeze(0) >
                                    torch::arange(offset, offset + length, options).unsqueeze(1);
       self_bias = self_bias + torch::where(future, layers::kMaskedLogit, 0.0).to(self_bias.scalar_type());
-    } else if (!mask.all().item<bool>()) {
+    } else {
       self_bias = self_bias + padding_bias(mask);
-    }
-    const c10::DeviceType device_type = x.device().type();
-    if (at::autocast::is_autocast_enabled(device_type)) {
-      self_bias = self_bias.to(at::autocast::get_autocast_dtype(device_type));
     }
   }
   const torch::Tensor cross_bias = encoder ? padding_bias(encoder->mask) : torch::Tensor();
