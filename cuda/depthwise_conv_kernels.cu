@@ -2,21 +2,26 @@
 // lib/ops/depthwise_conv.h for the semantics.
 //
 // Dilation disappears by splitting time into phases: the steps t = phase + m * dilation (m = 0, 1, ...) form a
-// sequence on which the conv has dilation 1, since every tap shifts t by a multiple of the dilation. Blocks work on
-// tiles of kTileM steps of one phase x kTileC channels. A tile's input rows, with the window's halo, are read from
-// global memory once (channels contiguous, coalesced, 16-byte loads where the layout allows) into shared memory
-// as the accumulation type, and stay there while all taps use them. Taps are applied kPass at a time, so shared
-// memory stays bounded for any kernel size and dilation.
+// sequence on which the conv has dilation 1, since every tap shifts t by a multiple of the dilation. Work is cut
+// into tiles of TileM steps of one phase x TileC channels. A tile's input rows, with the window's halo, are read
+// from global memory once (channels contiguous, coalesced, 16-byte loads where the layout allows) into shared
+// memory, and stay there while all taps use them. Taps are applied kPass at a time, so shared memory stays bounded
+// for any kernel size and dilation.
 //
-// Each thread of the conv kernel owns kVec adjacent channels of kRows consecutive steps and walks the taps
-// kChunk at a time over a register window of kRows + kChunk - 1 input rows, so each input value read from shared
-// memory feeds up to kChunk multiply-adds and each static tap up to kRows. The input gradient is the same kernel
-// on grad_out with the taps reversed and the window mirrored (offset k - 1 - P); for dynamic taps it takes the taps
-// of the input position instead of the output position, which turns the scatter into a gather.
+// The conv kernel (forward and input gradient) is memory-bound for small k, so it keeps loads in flight: its blocks
+// are persistent, each walking a fixed list of (tile, pass) stages, and copy the next stage's input into shared
+// memory with cp.async (in the input's own type) while computing the current one. Each thread owns Vec adjacent
+// channels of Rows consecutive steps and walks the taps kChunk at a time over a register window of
+// Rows + kChunk - 1 input rows, so each input value read from shared memory feeds up to kChunk multiply-adds and
+// each static tap up to Rows. The input gradient is the same kernel on grad_out with the taps reversed and the
+// window mirrored (offset k - 1 - P); for dynamic taps it takes the taps of the input position instead of the
+// output position, which turns the scatter into a gather.
 #include "depthwise_conv_kernels.h"
+#include "fast_div.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_pipeline.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -24,6 +29,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace convpt::cuda {
 namespace {
@@ -85,32 +91,43 @@ struct Geometry {
   int64_t B, T, C, H, k, dilation;
   int64_t offset;   // P of the window computed (mirrored for the input gradient)
   int64_t phases;   // min(dilation, T)
-  int64_t tiles_m;  // tiles of kTileM steps in the longest phase
+  int64_t tile_m;   // steps per row tile
+  int64_t tiles_m;  // row tiles in the longest phase
   bool dynamic;
+  FastDiv by_tiles_m, by_phases, by_dilation, by_group;  // the kernels' divisors
 
-  __host__ __device__ int64_t group() const { return C / H; }  // channels per head
+  __host__ __device__ int64_t group() const { return by_group.divisor; }  // channels per head
   __host__ __device__ int64_t length(int64_t phase) const { return (T - phase + dilation - 1) / dilation; }
   __host__ __device__ int64_t time(int64_t phase, int64_t m) const { return phase + m * dilation; }
   __host__ __device__ int64_t row_tiles() const { return B * phases * tiles_m; }
 };
 
-Geometry geometry(const ConvShape& s, bool mirrored) {
-  Geometry g{s.B, s.T, s.C, s.H, s.k, s.dilation, mirrored ? s.k - 1 - s.offset : s.offset, 0, 0, s.dynamic};
+Geometry geometry(const ConvShape& s, bool mirrored, int64_t tile_m = kTileM) {
+  if (s.T + s.dilation > std::numeric_limits<int32_t>::max() || s.C > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("depthwise_conv: T + dilation and C must fit in 31 bits for the CUDA kernels");
+  Geometry g{s.B, s.T, s.C, s.H, s.k, s.dilation, mirrored ? s.k - 1 - s.offset : s.offset, 0, tile_m, 0, s.dynamic};
   g.phases = smaller(s.dilation, s.T);
-  g.tiles_m = (g.length(0) + kTileM - 1) / kTileM;
+  g.tiles_m = (g.length(0) + tile_m - 1) / tile_m;
+  if (g.row_tiles() > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("depthwise_conv: tensor too large for the CUDA kernels (" +
+                                std::to_string(g.row_tiles()) + " row tiles)");
+  g.by_tiles_m = FastDiv(g.tiles_m);
+  g.by_phases = FastDiv(g.phases);
+  g.by_dilation = FastDiv(g.dilation);
+  g.by_group = FastDiv(s.C / s.H);
   return g;
 }
 
 // Where a row tile (blockIdx.x or a tile index) lies: batch, phase, first step m0 and the phase's length.
 struct Tile {
   int64_t b, phase, m0, length;
-  __device__ Tile(const Geometry& g, int64_t index) {
-    const int64_t mt = index % g.tiles_m;
-    index /= g.tiles_m;
-    phase = index % g.phases;
-    b = index / g.phases;
-    m0 = mt * kTileM;
-    length = g.length(phase);
+  __device__ Tile(const Geometry& g, uint32_t index) {
+    const uint32_t mt = g.by_tiles_m.mod(index);
+    index = g.by_tiles_m.div(index);
+    phase = g.by_phases.mod(index);
+    b = g.by_phases.div(index);
+    m0 = mt * g.tile_m;
+    length = g.by_dilation.div(uint32_t(g.T - phase + g.dilation - 1));  // g.length(phase)
   }
 };
 
@@ -140,106 +157,260 @@ __device__ void load_tile(const Geometry& g, const T* __restrict__ src, const Ti
   }
 }
 
-size_t conv_shared_bytes(size_t acc_size, bool dynamic) {
-  return acc_size * kTileC * ((kTileM + kPass - 1) + (dynamic ? 0 : kPass));
+// Tile shape of the conv kernel: each thread owns Vec adjacent channels of Rows consecutive steps; a block keeps
+// Stages stage buffers (Stages - 1 loads in flight while it computes) and asks the compiler to fit MinBlocks blocks
+// on a multiprocessor.
+template <int Rows_, int Vec_, int Stages_, int MinBlocks_>
+struct ConvTiling {
+  static constexpr int Rows = Rows_, Vec = Vec_, Stages = Stages_, MinBlocks = MinBlocks_;
+  static_assert(Stages >= 2);
+  static constexpr int TileC = Vec * kThreadsC, TileM = Rows * kThreadsM;
+  static constexpr int TapLoads = kPass * TileC / kThreads;  // static taps each thread stages per pass
+  static_assert(kPass * TileC % kThreads == 0);
+};
+// Chosen by cuda/tuning/conv_tiling_bench.cu on an H200 (results/gpu/README.md): 16 steps per thread for static
+// taps. Dynamic taps hold a pointer per step, and float64 tiles need twice the shared memory, so those keep 8.
+template <typename T, bool dynamic>
+using ConvTile = std::conditional_t<dynamic || sizeof(T) == 8, ConvTiling<8, 2, 2, 1>, ConvTiling<16, 2, 2, 1>>;
+
+// How the conv kernel's work is cut: `tiles` (row tile x channel tile) of `passes` passes of up to pass_taps taps
+// each; stage s of a block is pass s % passes of its (s / passes)-th tile, tiles taken gridDim.x apart.
+struct ConvWork {
+  uint32_t tiles;
+  FastDiv channel_tiles, passes;
+  int pass_taps;
+};
+
+template <typename Tiling>
+ConvWork conv_work(const Geometry& g) {
+  const int64_t padded_k = (g.k + kChunk - 1) / kChunk * kChunk;
+  const int64_t channel_tiles = (g.C + Tiling::TileC - 1) / Tiling::TileC;
+  const int64_t tiles = g.row_tiles() * channel_tiles, passes = (g.k + kPass - 1) / kPass;
+  if (tiles * passes > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("depthwise_conv: tensor too large for the CUDA kernels (" + std::to_string(tiles) +
+                                " tiles of " + std::to_string(passes) + " passes)");
+  return {uint32_t(tiles), FastDiv(channel_tiles), FastDiv(passes), int(smaller(kPass, padded_k))};
+}
+
+__host__ __device__ constexpr size_t align16(size_t bytes) { return (bytes + 15) / 16 * 16; }
+
+// One stage buffer: the input rows (in T) and, for static taps, the pass's taps per channel (as the accumulation
+// type). The kernel holds Tiling::Stages of them.
+template <typename T, typename Tiling>
+__host__ __device__ size_t conv_input_bytes(int pass_taps) {
+  return align16(size_t(Tiling::TileM + pass_taps - 1) * Tiling::TileC * sizeof(T));
+}
+template <typename T, typename Tiling>
+__host__ __device__ size_t conv_stage_bytes(int pass_taps, bool dynamic) {
+  return conv_input_bytes<T, Tiling>(pass_taps) + (dynamic ? 0 : size_t(pass_taps) * Tiling::TileC * sizeof(acc_t<T>));
+}
+
+// Where stage s of this block lies.
+template <typename Tiling>
+struct Stage {
+  Tile tile;
+  int64_t c0, j0;
+  int width, taps, padded;  // channels in the tile; taps in the pass, and rounded up to kChunk
+  __device__ Stage(const Geometry& g, const ConvWork& work, uint32_t s)
+      : tile(g, work.channel_tiles.div(blockIdx.x + work.passes.div(s) * gridDim.x)) {
+    c0 = work.channel_tiles.mod(blockIdx.x + work.passes.div(s) * gridDim.x) * int64_t(Tiling::TileC);
+    j0 = work.passes.mod(s) * int64_t(kPass);
+    width = int(smaller(Tiling::TileC, g.C - c0));
+    taps = int(smaller(kPass, g.k - j0));
+    padded = (taps + kChunk - 1) / kChunk * kChunk;  // taps beyond k are zero
+  }
+};
+
+// Starts copying steps [m_begin, m_begin + rows) of src[b] in the tile's phase, channels [c0, c0 + width), into dst
+// (TileC columns, in T) with cp.async; zeros outside the sequence and from column `width` on are stored directly.
+template <typename T, int TileC>
+__device__ void load_rows_async(const Geometry& g, const T* __restrict__ src, const Tile& tile, int64_t m_begin,
+                                int rows, int64_t c0, int width, bool aligned, T* dst) {
+  constexpr int L = kLoadVec<T>;
+  constexpr int groups = TileC / L;  // 16-byte groups in a row
+  static_assert(TileC % L == 0 && kThreads % groups == 0);
+  const int c = threadIdx.x % groups * L;  // each thread keeps one column group and walks rows
+  for (int r = threadIdx.x / groups; r < rows; r += kThreads / groups) {
+    const int64_t m = m_begin + r;
+    const bool in_time = m >= 0 && m < tile.length;
+    const T* in = src + ((tile.b * g.T + (in_time ? g.time(tile.phase, m) : 0)) * g.C + c0 + c);
+    T* out = dst + r * TileC + c;
+    if (in_time && aligned && c + L <= width) {
+      __pipeline_memcpy_async(out, in, 16);
+    } else {
+#pragma unroll
+      for (int e = 0; e < L; ++e) out[e] = in_time && c + e < width ? in[e] : from_acc<T>(acc_t<T>(0));
+    }
+  }
+}
+
+// A stage's static taps, for the thread's share of [kPass][TileC] (taps past k and channels past C are zero).
+// The thread's channel is the same in every slot (kThreads is a multiple of TileC), so its head is found once.
+template <typename T, bool transposed, typename Tiling>
+__device__ void load_static_taps(const Geometry& g, const Stage<Tiling>& st, const T* __restrict__ w,
+                                 acc_t<T> (&staged)[Tiling::TapLoads]) {
+  static_assert(kThreads % Tiling::TileC == 0);
+  const int c = threadIdx.x % Tiling::TileC;
+  const T* head_taps = w + int64_t(g.by_group.div(uint32_t(st.c0 + c))) * g.k;
+#pragma unroll
+  for (int u = 0; u < Tiling::TapLoads; ++u) {
+    const int jr = (threadIdx.x + u * kThreads) / Tiling::TileC;
+    if (u * (kThreads / Tiling::TileC) >= st.padded) break;  // the same for the whole block: a real branch
+    const int64_t j = transposed ? g.k - 1 - (st.j0 + jr) : st.j0 + jr;
+    staged[u] = jr < st.taps && c < st.width ? to_acc(head_taps[j]) : acc_t<T>(0);
+  }
+}
+
+template <typename Tiling, typename A>
+__device__ void store_static_taps(const ConvWork& work, const A (&staged)[Tiling::TapLoads], A* taps_s) {
+#pragma unroll
+  for (int u = 0; u < Tiling::TapLoads; ++u) {
+    const int i = threadIdx.x + u * kThreads;
+    if (i < work.pass_taps * Tiling::TileC) taps_s[i] = staged[u];
+  }
 }
 
 // out = the conv of `in` with the taps w: the forward, or (transposed) the input gradient.
-template <typename T, bool dynamic, bool transposed>
-__global__ void __launch_bounds__(kThreads)
-    conv_kernel(Geometry g, const T* __restrict__ in, const T* __restrict__ w, T* __restrict__ out, bool aligned) {
+template <typename T, bool dynamic, bool transposed, typename Tiling>
+__global__ void __launch_bounds__(kThreads, Tiling::MinBlocks)
+    conv_kernel(Geometry g, ConvWork work, const T* __restrict__ in, const T* __restrict__ w, T* __restrict__ out,
+                bool aligned) {
   using A = acc_t<T>;
+  constexpr int Rows = Tiling::Rows, Vec = Tiling::Vec, TileC = Tiling::TileC, TileM = Tiling::TileM;
   extern __shared__ __align__(16) unsigned char shared[];
-  A* in_s = reinterpret_cast<A*>(shared);           // [kTileM + kPass - 1][kTileC]
-  A* w_s = in_s + (kTileM + kPass - 1) * kTileC;    // [kPass][kTileC], static taps per channel
-
-  const Tile tile(g, blockIdx.x);
-  if (tile.m0 >= tile.length) return;  // a short phase; the whole block leaves
-  const int64_t c0 = int64_t(blockIdx.y) * kTileC;
-  const int width = int(smaller(kTileC, g.C - c0));
-  const int tx = threadIdx.x % kThreadsC, ty = threadIdx.x / kThreadsC;
-  const int cl = tx * kVec;                    // the thread's first channel in the tile
-  const int64_t m_first = tile.m0 + ty * kRows;  // and first step
-  // Dynamic taps: the thread's channels' offsets within a [H, k] row of taps (-1 past C), and for the forward the
-  // rows of its own steps (null past the end).
-  int64_t head_tap[kVec];
-#pragma unroll
-  for (int v = 0; v < kVec; ++v) head_tap[v] = cl + v < width ? (c0 + cl + v) / g.group() * g.k : -1;
-  const auto tap_row = [&](int64_t m) -> const T* {
-    return m >= 0 && m < tile.length ? w + (tile.b * g.T + g.time(tile.phase, m)) * g.H * g.k : nullptr;
+  const size_t input_bytes = conv_input_bytes<T, Tiling>(work.pass_taps);
+  const size_t stage_bytes = conv_stage_bytes<T, Tiling>(work.pass_taps, dynamic);
+  constexpr int ahead = Tiling::Stages - 1;  // stages in flight while one is computed
+  const auto input_s = [&](uint32_t s) { return reinterpret_cast<T*>(shared + s % Tiling::Stages * stage_bytes); };
+  const auto taps_s = [&](uint32_t s) {
+    return reinterpret_cast<A*>(shared + s % Tiling::Stages * stage_bytes + input_bytes);
   };
-  const T* own_rows[kRows];
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) own_rows[r] = tap_row(m_first + r);
 
-  A acc[kRows][kVec] = {};
-  for (int64_t j0 = 0; j0 < g.k; j0 += kPass) {
-    const int taps = int(smaller(kPass, g.k - j0));
-    const int padded = (taps + kChunk - 1) / kChunk * kChunk;  // taps beyond k are zero
-    __syncthreads();  // the previous pass is done with shared memory
-    load_tile(g, in, tile, tile.m0 + j0 - g.offset, kTileM + padded - 1, c0, width, aligned, in_s, kTileC);
-    if constexpr (!dynamic)
-      for (int i = threadIdx.x; i < padded * kTileC; i += kThreads) {
-        const int jr = i / kTileC, c = i % kTileC;
-        const int64_t j = transposed ? g.k - 1 - (j0 + jr) : j0 + jr;
-        w_s[i] = jr < taps && c < width ? to_acc(w[(c0 + c) / g.group() * g.k + j]) : A(0);
-      }
-    __syncthreads();
+  const int tx = threadIdx.x % kThreadsC, ty = threadIdx.x / kThreadsC;
+  const int cl = tx * Vec;  // the thread's first channel in the tile
+  const uint32_t stages = (work.tiles - blockIdx.x + gridDim.x - 1) / gridDim.x * work.passes.divisor;
+
+  // Static taps of a stage pass through registers, so their loads overlap the current stage's arithmetic.
+  A staged_taps[Tiling::TapLoads] = {};  // slots past a stage's taps keep stale values, in rows it never reads
+  const auto fetch = [&](uint32_t s) {  // starts copying stage s's rows; its static taps land in staged_taps
+    const Stage<Tiling> st(g, work, s);
+    load_rows_async<T, TileC>(g, in, st.tile, st.tile.m0 + st.j0 - g.offset, TileM + st.padded - 1, st.c0, st.width,
+                              aligned, input_s(s));
+    __pipeline_commit();
+    if (!dynamic) load_static_taps<T, transposed, Tiling>(g, st, w, staged_taps);
+  };
+  const auto store_taps = [&](uint32_t s) {
+    if (!dynamic) store_static_taps<Tiling>(work, staged_taps, taps_s(s));
+  };
+
+  for (uint32_t s = 0; s < ahead; ++s) {
+    if (s < stages) {
+      fetch(s);
+      store_taps(s);
+    } else {
+      __pipeline_commit();  // empty groups keep "all but the newest `ahead` groups" meaning the current stage
+    }
+  }
+  A acc[Rows][Vec];
+  for (uint32_t s = 0; s < stages; ++s) {
+    if (s + ahead < stages)
+      fetch(s + ahead);  // into the buffer of stage s - 1, free since its end
+    else
+      __pipeline_commit();
+    __pipeline_wait_prior(ahead);
+    __syncthreads();  // stage s's rows and taps are in shared memory
+
+    const Stage<Tiling> st(g, work, s);
+    const int64_t m_first = st.tile.m0 + ty * Rows;  // the thread's first step
+    // Dynamic taps: the thread's channels' offsets within a [H, k] row of taps (-1 past C), and for the forward the
+    // rows of its own steps (null past the end).
+    int64_t head_tap[Vec];
+#pragma unroll
+    for (int v = 0; v < Vec; ++v)
+      head_tap[v] = cl + v < st.width ? int64_t(g.by_group.div(uint32_t(st.c0 + cl + v))) * g.k : -1;
+    const auto tap_row = [&](int64_t m) -> const T* {
+      return m >= 0 && m < st.tile.length ? w + (st.tile.b * g.T + g.time(st.tile.phase, m)) * g.H * g.k : nullptr;
+    };
+    const T* own_rows[dynamic ? Rows : 1];
+    if constexpr (dynamic)
+#pragma unroll
+      for (int r = 0; r < Rows; ++r) own_rows[r] = tap_row(m_first + r);
+
+    if (st.j0 == 0)
+#pragma unroll
+      for (int r = 0; r < Rows; ++r)
+#pragma unroll
+        for (int v = 0; v < Vec; ++v) acc[r][v] = A(0);
 
     // Row i of the window is input step m_first + j0 + jc + i - offset (for the dynamic input gradient, tap_rows[i]
     // holds that step's taps); sliding by kChunk rows per chunk is, fully unrolled, a renaming of registers.
-    const A* rows = in_s + ty * kRows * kTileC + cl;
-    A win[kRows + kChunk - 1][kVec];
-    const T* tap_rows[kRows + kChunk - 1];
+    const T* rows = input_s(s) + ty * Rows * TileC + cl;
+    const A* taps = taps_s(s) + cl;
+    A win[Rows + kChunk - 1][Vec];
+    const T* tap_rows[dynamic && transposed ? Rows + kChunk - 1 : 1];
 #pragma unroll
     for (int chunk = 0; chunk < kPass / kChunk; ++chunk) {
       const int jc = chunk * kChunk;
-      if (jc >= padded) break;
+      if (jc >= st.padded) break;
 #pragma unroll
-      for (int i = 0; i < kRows + kChunk - 1; ++i) {
-        const bool slide = chunk > 0 && i < kRows - 1;
+      for (int i = 0; i < Rows + kChunk - 1; ++i) {
+        const bool slide = chunk > 0 && i < Rows - 1;
+        if (slide) {
 #pragma unroll
-        for (int v = 0; v < kVec; ++v) win[i][v] = slide ? win[i + kChunk][v] : rows[(jc + i) * kTileC + v];
+          for (int v = 0; v < Vec; ++v) win[i][v] = win[i + kChunk][v];
+        } else {
+          const Pack<T, Vec> p = *reinterpret_cast<const Pack<T, Vec>*>(rows + (jc + i) * TileC);
+#pragma unroll
+          for (int v = 0; v < Vec; ++v) win[i][v] = to_acc(p.v[v]);
+        }
         if constexpr (dynamic && transposed)
-          tap_rows[i] = slide ? tap_rows[i + kChunk] : tap_row(m_first + j0 + jc + i - g.offset);
+          tap_rows[i] = slide ? tap_rows[i + kChunk] : tap_row(m_first + st.j0 + jc + i - g.offset);
       }
 #pragma unroll
       for (int jj = 0; jj < kChunk; ++jj) {
-        const int64_t j = j0 + jc + jj;
+        const int64_t j = st.j0 + jc + jj;
         const int64_t j_stored = transposed ? g.k - 1 - j : j;  // in the dynamic weight's layout
-        A tap[kVec];
+        A tap[Vec];
         if constexpr (!dynamic)
 #pragma unroll
-          for (int v = 0; v < kVec; ++v) tap[v] = w_s[(jc + jj) * kTileC + cl + v];
+          for (int v = 0; v < Vec; ++v) tap[v] = taps[(jc + jj) * TileC + v];
 #pragma unroll
-        for (int r = 0; r < kRows; ++r) {
+        for (int r = 0; r < Rows; ++r) {
           if constexpr (dynamic) {
             const T* row = transposed ? tap_rows[r + jj] : own_rows[r];
 #pragma unroll
-            for (int v = 0; v < kVec; ++v)
+            for (int v = 0; v < Vec; ++v)
               tap[v] = row && j < g.k && head_tap[v] >= 0 ? to_acc(row[head_tap[v] + j_stored]) : A(0);
           }
 #pragma unroll
-          for (int v = 0; v < kVec; ++v) acc[r][v] += tap[v] * win[r + jj][v];
+          for (int v = 0; v < Vec; ++v) acc[r][v] += tap[v] * win[r + jj][v];
         }
       }
     }
-  }
 
-  const bool pair = aligned && cl + kVec <= width;  // both channels exist and the pair is one aligned store
+    if (st.j0 + kPass >= g.k) {  // the tile's last pass: write it out
+      const bool whole = aligned && cl + Vec <= st.width;  // all Vec channels exist and make one aligned store
+      T* o = out + (st.tile.b * g.T + g.time(st.tile.phase, m_first)) * g.C + st.c0 + cl;
+      const int64_t row_step = g.dilation * g.C;
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-    if (m_first + r >= tile.length) break;
-    T* o = out + (tile.b * g.T + g.time(tile.phase, m_first + r)) * g.C + c0 + cl;
-    Pack<T, kVec> p;
+      for (int r = 0; r < Rows; ++r, o += row_step) {
+        if (m_first + r >= st.tile.length) break;
+        Pack<T, Vec> p;
 #pragma unroll
-    for (int v = 0; v < kVec; ++v) p.v[v] = from_acc<T>(acc[r][v]);
-    if (pair)
-      *reinterpret_cast<Pack<T, kVec>*>(o) = p;
-    else
-      for (int v = 0; v < kVec && cl + v < width; ++v) o[v] = p.v[v];
+        for (int v = 0; v < Vec; ++v) p.v[v] = from_acc<T>(acc[r][v]);
+        if (whole)
+          *reinterpret_cast<Pack<T, Vec>*>(o) = p;
+        else
+          for (int v = 0; v < Vec && cl + v < st.width; ++v) o[v] = p.v[v];
+      }
+    }
+    if (s + ahead < stages) store_taps(s + ahead);
+    __syncthreads();  // stage s's buffer is free for stage s + Stages
   }
 }
+
+// The static weight gradient's shared memory: an input tile with a pass's halo, and a pass's sums per channel.
+size_t weight_grad_shared_bytes(size_t acc_size) { return acc_size * kTileC * ((kTileM + kPass - 1) + kPass); }
 
 // Static taps, first stage: block (group, channel tile) sums grad_out[t, c] * x[t + (j - P) * dilation, c] over its
 // row tiles into partial[group][j][c]. Each thread accumulates kPass taps of its channels in registers over all
@@ -436,25 +607,53 @@ Groups static_groups(const Geometry& g) {
 
 bool empty(const ConvShape& s) { return s.B == 0 || s.T == 0 || s.C == 0; }
 
-template <typename T>
+// The conv kernel's grid: as many blocks as fit on the device at once (each walks its own list of tiles), at most
+// one per tile. The split changes only which block computes an output, never the order of its sums.
+template <typename Kernel>
+unsigned persistent_blocks(Kernel kernel, size_t shared_bytes, int64_t tiles, const char* what) {
+  int device = 0, sms = 0, per_sm = 0;
+  if (shared_bytes > 48 * 1024 &&
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)) != cudaSuccess)
+    check_launch(what);
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, shared_bytes) != cudaSuccess)
+    check_launch(what);
+  if (per_sm == 0)
+    throw std::invalid_argument(std::string("depthwise_conv CUDA ") + what + ": a block needs " +
+                                std::to_string(shared_bytes) + " bytes of shared memory, more than the device has");
+  return unsigned(smaller(tiles, int64_t(per_sm) * sms));
+}
+
+template <typename T, bool dynamic, bool transposed, typename Tiling>
+void launch_conv(const Geometry& g, const T* in, const T* w, T* out, bool aligned, cudaStream_t stream) {
+  const auto kernel = conv_kernel<T, dynamic, transposed, Tiling>;
+  const char* what = transposed ? "input gradient" : "forward";
+  const ConvWork work = conv_work<Tiling>(g);
+  const size_t shared = Tiling::Stages * conv_stage_bytes<T, Tiling>(work.pass_taps, dynamic);
+  launch(kernel, dim3(persistent_blocks(kernel, shared, work.tiles, what)), kThreads, shared, stream, what, g, work,
+         in, w, out, aligned);
+}
+
+// Tiling: ConvTile unless the tuning bench picks one.
+template <typename T, typename Tiling = void>
 void conv(const ConvShape& s, const void* in, const void* w, void* out, bool transposed, cudaStream_t stream) {
   if (empty(s)) return;
-  const Geometry g = geometry(s, transposed);
-  const dim3 blocks = grid(g.row_tiles(), channel_tiles(g));
-  const size_t shared = conv_shared_bytes(sizeof(acc_t<T>), s.dynamic);
+  using Static = std::conditional_t<std::is_void_v<Tiling>, ConvTile<T, false>, Tiling>;
+  using Dynamic = std::conditional_t<std::is_void_v<Tiling>, ConvTile<T, true>, Tiling>;
+  const Geometry g = geometry(s, transposed, s.dynamic ? Dynamic::TileM : Static::TileM);
   const T* in_t = static_cast<const T*>(in);
   const T* w_t = static_cast<const T*>(w);
   T* out_t = static_cast<T*>(out);
   const bool al = aligned<T>(g, in, out);
-  const char* what = transposed ? "input gradient" : "forward";
   if (s.dynamic && transposed)
-    launch(conv_kernel<T, true, true>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+    launch_conv<T, true, true, Dynamic>(g, in_t, w_t, out_t, al, stream);
   else if (s.dynamic)
-    launch(conv_kernel<T, true, false>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+    launch_conv<T, true, false, Dynamic>(g, in_t, w_t, out_t, al, stream);
   else if (transposed)
-    launch(conv_kernel<T, false, true>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+    launch_conv<T, false, true, Static>(g, in_t, w_t, out_t, al, stream);
   else
-    launch(conv_kernel<T, false, false>, blocks, kThreads, shared, stream, what, g, in_t, w_t, out_t, al);
+    launch_conv<T, false, false, Static>(g, in_t, w_t, out_t, al, stream);
 }
 
 template <typename T>
@@ -487,7 +686,7 @@ void weight_grad(const ConvShape& s, const void* x, const void* grad_out, void* 
   const Groups groups = static_groups(g);
   auto* partial = static_cast<acc_t<T>*>(workspace);
   launch(static_weight_grad_kernel<T>, grid(groups.count, channel_tiles(g)), kThreads,
-         conv_shared_bytes(sizeof(acc_t<T>), false), stream, "weight gradient", g, x_t, go_t, partial,
+         weight_grad_shared_bytes(sizeof(acc_t<T>)), stream, "weight gradient", g, x_t, go_t, partial,
          groups.tiles_per_group, al);
   launch(sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, stream, "weight gradient (sum)", g,
          groups.count, static_cast<const acc_t<T>*>(partial), gw_t);

@@ -41,7 +41,9 @@ torch::Tensor RelativePositionBiasImpl::forward(int64_t query_length, int64_t ke
   const torch::Tensor key_position = torch::arange(key_length, options).unsqueeze(0);
   const torch::Tensor buckets =
       relative_position_bucket(key_position - query_position, bidirectional_, num_buckets_, max_distance_);
-  return table(buckets).permute({2, 0, 1}).unsqueeze(0);  // [Tq, Tk, H] -> [1, H, Tq, Tk]
+  // [Tq, Tk, H] -> [1, H, Tq, Tk], made contiguous: CUDA's fused attention kernels take a mask only if its last
+  // dimension has stride 1, and otherwise attention falls back to the math path, which holds B x H x Tq x Tk tensors.
+  return table(buckets).permute({2, 0, 1}).contiguous().unsqueeze(0);
 }
 
 MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t d_model, int64_t num_heads, int64_t d_kv, double dropout)
