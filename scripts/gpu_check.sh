@@ -4,8 +4,8 @@
 # fetched beforehand into a private prefix, builds convpt with its CUDA kernels (only `convpt` and the CUDA test
 # binary), runs the `cuda` tests, the operator benchmark (B=8, T=4096, d=1024, k 3/7/31, bf16), an operator-level
 # sequence-length curve and the models' training-step curve (experiments/bench/gpu.yaml, input length 512..16384),
-# and writes logs and results into OUT_DIR. About 5 minutes on an H200 machine (16 cores): configure 12 s, build
-# 65 s, tests 40 s, model curve 2.5 min (results/gpu/README.md).
+# and writes logs and results into OUT_DIR. About 6 minutes on an H200 machine (16 cores): unpack and configure
+# 18 s, build 64 s, tests 37 s, model curve 3.8 min (results/gpu/README.md).
 #
 # Usage: scripts/gpu_check.sh OUT_DIR [DEB_DIR (default .gpu-debs)]
 # Environment: CONVPT_TORCH_PYTHON (default: python3 on PATH), JOBS (default: all cores).
