@@ -97,7 +97,9 @@ struct Geometry {
   FastDiv by_tiles_m, by_phases, by_dilation, by_group;  // the kernels' divisors
 
   __host__ __device__ int64_t group() const { return by_group.divisor; }  // channels per head
-  __host__ __device__ int64_t length(int64_t phase) const { return (T - phase + dilation - 1) / dilation; }
+  __host__ __device__ int64_t length(int64_t phase) const {  // steps in a phase
+    return by_dilation.div(uint32_t(T - phase + dilation - 1));
+  }
   __host__ __device__ int64_t time(int64_t phase, int64_t m) const { return phase + m * dilation; }
   __host__ __device__ int64_t row_tiles() const { return B * phases * tiles_m; }
 };
@@ -106,6 +108,7 @@ Geometry geometry(const ConvShape& s, bool mirrored, int64_t tile_m = kTileM) {
   if (s.T + s.dilation > std::numeric_limits<int32_t>::max() || s.C > std::numeric_limits<int32_t>::max())
     throw std::invalid_argument("depthwise_conv: T + dilation and C must fit in 31 bits for the CUDA kernels");
   Geometry g{s.B, s.T, s.C, s.H, s.k, s.dilation, mirrored ? s.k - 1 - s.offset : s.offset, 0, tile_m, 0, s.dynamic};
+  g.by_dilation = FastDiv(g.dilation);
   g.phases = smaller(s.dilation, s.T);
   g.tiles_m = (g.length(0) + tile_m - 1) / tile_m;
   if (g.row_tiles() > std::numeric_limits<int32_t>::max())
@@ -113,7 +116,6 @@ Geometry geometry(const ConvShape& s, bool mirrored, int64_t tile_m = kTileM) {
                                 std::to_string(g.row_tiles()) + " row tiles)");
   g.by_tiles_m = FastDiv(g.tiles_m);
   g.by_phases = FastDiv(g.phases);
-  g.by_dilation = FastDiv(g.dilation);
   g.by_group = FastDiv(s.C / s.H);
   return g;
 }
@@ -127,7 +129,7 @@ struct Tile {
     phase = g.by_phases.mod(index);
     b = g.by_phases.div(index);
     m0 = mt * g.tile_m;
-    length = g.by_dilation.div(uint32_t(g.T - phase + g.dilation - 1));  // g.length(phase)
+    length = g.length(phase);
   }
 };
 
@@ -573,13 +575,19 @@ dim3 grid(int64_t x, int64_t y) {
   return dim3(unsigned(x), unsigned(y));
 }
 
-// Launches `kernel` with `shared_bytes` of dynamic shared memory, opting in above the default 48 KiB.
-template <typename... Params, typename... Args>
-void launch(void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes, cudaStream_t stream,
-            const char* what, Args... args) {
+// Lets `kernel` use `shared_bytes` of dynamic shared memory: an opt-in above the default 48 KiB.
+template <typename Kernel>
+void allow_shared_bytes(Kernel kernel, size_t shared_bytes, const char* what) {
   if (shared_bytes > 48 * 1024 &&
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)) != cudaSuccess)
     check_launch(what);
+}
+
+// Launches `kernel` with `shared_bytes` of dynamic shared memory.
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes, cudaStream_t stream,
+            const char* what, Args... args) {
+  allow_shared_bytes(kernel, shared_bytes, what);
   kernel<<<blocks, threads, shared_bytes, stream>>>(args...);
   check_launch(what);
 }
@@ -612,9 +620,7 @@ bool empty(const ConvShape& s) { return s.B == 0 || s.T == 0 || s.C == 0; }
 template <typename Kernel>
 unsigned persistent_blocks(Kernel kernel, size_t shared_bytes, int64_t tiles, const char* what) {
   int device = 0, sms = 0, per_sm = 0;
-  if (shared_bytes > 48 * 1024 &&
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)) != cudaSuccess)
-    check_launch(what);
+  allow_shared_bytes(kernel, shared_bytes, what);  // the occupancy query counts only what the kernel may use
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, shared_bytes) != cudaSuccess)
