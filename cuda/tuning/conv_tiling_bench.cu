@@ -1,5 +1,5 @@
 // Tiling candidates of the depthwise conv kernel, timed against the device's copy bandwidth: how ConvTile in
-// depthwise_conv_kernels.cu was chosen. Standalone (no LibTorch): it compiles the kernel file into itself, checks
+// depthwise_conv_device.cuh was chosen. Standalone (no LibTorch): it compiles the kernel file into itself, checks
 // every candidate against a one-thread-per-output reference on fresh random data, then times the forward at the
 // benchmark shape (B=8, T=4096, C=1024, H=16, bf16, k 3/7/31).
 //
@@ -68,7 +68,7 @@ double forward_error(const ConvShape& s, std::mt19937& rng) {
   check(cudaMalloc(&y32, n * sizeof(float)), "cudaMalloc");
   check(cudaMalloc(&ref, n * sizeof(float)), "cudaMalloc");
   check(cudaMemset(y, 0xff, n * sizeof(T)), "poison");
-  conv<T, Tiling>(s, x, w, y, false, nullptr);
+  conv<T, Tiling>(DeviceLauncher{nullptr}, s, x, w, y, false);
   const unsigned blocks = unsigned((n + 255) / 256);
   to_float<<<blocks, 256>>>(y, y32, n);
   reference_forward<<<blocks, 256>>>(s, x, w, ref);
@@ -133,7 +133,8 @@ bool run_candidate(const char* name, const Buffers& buffers, double copy_gbs, st
   for (const int64_t k : {3, 7, 31}) {
     const ConvShape s{kB, kT, kC, kH, k, (k - 1) / 2, 1, false};
     const float ms = median_ms([&](int i) {
-      conv<__nv_bfloat16, Tiling>(s, buffers.x[i % kInputs], buffers.w, buffers.y[i % kInputs], false, nullptr);
+      conv<__nv_bfloat16, Tiling>(DeviceLauncher{nullptr}, s, buffers.x[i % kInputs], buffers.w, buffers.y[i % kInputs],
+                                  false);
     });
     const double gbs = (2.0 * kB * kT * kC + kH * k) * sizeof(__nv_bfloat16) / (ms * 1e6);
     std::printf("  %-20s k=%-3lld %8.4f ms %7.0f GB/s %5.1f%% of copy\n", name, (long long)k, ms, gbs,
@@ -157,8 +158,8 @@ int main(int argc, char** argv) {
   buffers.w = random_device<__nv_bfloat16>(kH * 31, rng);
   if (argc > 1 && std::string(argv[1]) == "profile") {
     for (const int64_t k : {3, 7, 31})
-      conv<__nv_bfloat16>({kB, kT, kC, kH, k, (k - 1) / 2, 1, false}, buffers.x[0], buffers.w, buffers.y[0], false,
-                          nullptr);
+      conv<__nv_bfloat16>(DeviceLauncher{nullptr}, {kB, kT, kC, kH, k, (k - 1) / 2, 1, false}, buffers.x[0],
+                          buffers.w, buffers.y[0], false);
     check(cudaDeviceSynchronize(), "profile runs");
     return 0;
   }

@@ -1,0 +1,688 @@
+// The depthwise conv op's CUDA kernels and their launch plans, generic over a Launcher: depthwise_conv_kernels.cu
+// launches them on a GPU; cuda/emulation/block_emulator.h runs the same source on the CPU, for tests where no GPU
+// is. See depthwise_conv_kernels.h for the interface and lib/ops/depthwise_conv.h for the semantics.
+//
+// Dilation disappears by splitting time into phases: the steps t = phase + m * dilation (m = 0, 1, ...) form a
+// sequence on which the conv has dilation 1, since every tap shifts t by a multiple of the dilation. Work is cut
+// into tiles of TileM steps of one phase x TileC channels. A tile's input rows, with the window's halo, are read
+// from global memory once (channels contiguous, coalesced, 16-byte loads where the layout allows) into shared
+// memory, and stay there while all taps use them. Taps are applied kPass at a time, so shared memory stays bounded
+// for any kernel size and dilation.
+//
+// The conv kernel (forward and input gradient) is memory-bound for small k, so it keeps loads in flight: its blocks
+// are persistent, each walking a fixed list of (tile, pass) stages, and copy the next stage's input into shared
+// memory with cp.async (in the input's own type) while computing the current one. Each thread owns Vec adjacent
+// channels of Rows consecutive steps and walks the taps kChunk at a time over a register window of
+// Rows + kChunk - 1 input rows, so each input value read from shared memory feeds up to kChunk multiply-adds and
+// each static tap up to Rows. The input gradient is the same kernel on grad_out with the taps reversed and the
+// window mirrored (offset k - 1 - P); for dynamic taps it takes the taps of the input position instead of the
+// output position, which turns the scatter into a gather.
+//
+// A Launcher provides: operator()(what, kernel, grid, threads, shared_bytes, args...) launches; resident_blocks(
+// kernel, threads, shared_bytes, what) says how many blocks of `kernel` run at once (0: one does not fit);
+// zero(pointer, bytes, what) clears memory. All asynchronous on the launcher's stream; failures throw.
+#pragma once
+#include "depthwise_conv_kernels.h"
+#include "fast_div.h"
+#include "kernel_builtins.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace convpt::cuda {
+namespace {
+
+constexpr int kVec = 2;                     // channels per thread
+constexpr int kThreadsC = 32;               // threads along channels: a warp covers one row of the tile
+constexpr int kThreadsM = 8;                // threads along time
+constexpr int kRows = 8;                    // steps per thread
+constexpr int kTileC = kVec * kThreadsC;    // 64 channels
+constexpr int kTileM = kRows * kThreadsM;   // 64 steps
+constexpr int kThreads = kThreadsC * kThreadsM;
+constexpr int kChunk = 4;                   // taps per register-window step
+constexpr int kPass = 32;                   // taps per shared-memory pass; a multiple of kChunk
+constexpr int kReduceThreads = 128;
+static_assert(kPass % kChunk == 0);
+
+__host__ __device__ constexpr int64_t smaller(int64_t a, int64_t b) { return a < b ? a : b; }
+__host__ __device__ constexpr int64_t larger(int64_t a, int64_t b) { return a < b ? b : a; }
+
+template <typename T>
+struct AccOf {
+  using type = float;
+};
+template <>
+struct AccOf<double> {
+  using type = double;
+};
+template <typename T>
+using acc_t = typename AccOf<T>::type;
+
+__device__ __forceinline__ float to_acc(float v) { return v; }
+__device__ __forceinline__ double to_acc(double v) { return v; }
+__device__ __forceinline__ float to_acc(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_acc(__half v) { return __half2float(v); }
+
+template <typename T>
+__device__ __forceinline__ T from_acc(acc_t<T> v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <>
+__device__ __forceinline__ __half from_acc<__half>(float v) {
+  return __float2half_rn(v);
+}
+
+// N elements moved by one vector load or store.
+template <typename T, int N>
+struct alignas(sizeof(T) * N) Pack {
+  T v[N];
+};
+template <typename T>
+constexpr int kLoadVec = 16 / sizeof(T);  // elements per 16-byte load
+
+// Sizes of one call, in the phase view described at the top.
+struct Geometry {
+  int64_t B, T, C, H, k, dilation;
+  int64_t offset;   // P of the window computed (mirrored for the input gradient)
+  int64_t phases;   // min(dilation, T)
+  int64_t tile_m;   // steps per row tile
+  int64_t tiles_m;  // row tiles in the longest phase
+  bool dynamic;
+  FastDiv by_tiles_m, by_phases, by_dilation, by_group;  // the kernels' divisors
+
+  __host__ __device__ int64_t group() const { return by_group.divisor; }  // channels per head
+  __host__ __device__ int64_t length(int64_t phase) const {  // steps in a phase
+    return by_dilation.div(uint32_t(T - phase + dilation - 1));
+  }
+  __host__ __device__ int64_t time(int64_t phase, int64_t m) const { return phase + m * dilation; }
+  __host__ __device__ int64_t row_tiles() const { return B * phases * tiles_m; }
+};
+
+Geometry geometry(const ConvShape& s, bool mirrored, int64_t tile_m = kTileM) {
+  if (s.T + s.dilation > std::numeric_limits<int32_t>::max() || s.C > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("depthwise_conv: T + dilation and C must fit in 31 bits for the CUDA kernels");
+  Geometry g{s.B, s.T, s.C, s.H, s.k, s.dilation, mirrored ? s.k - 1 - s.offset : s.offset, 0, tile_m, 0, s.dynamic};
+  g.by_dilation = FastDiv(g.dilation);
+  g.phases = smaller(s.dilation, s.T);
+  g.tiles_m = (g.length(0) + tile_m - 1) / tile_m;
+  if (g.row_tiles() > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("depthwise_conv: tensor too large for the CUDA kernels (" +
+                                std::to_string(g.row_tiles()) + " row tiles)");
+  g.by_tiles_m = FastDiv(g.tiles_m);
+  g.by_phases = FastDiv(g.phases);
+  g.by_group = FastDiv(s.C / s.H);
+  return g;
+}
+
+// Where a row tile (blockIdx.x or a tile index) lies: batch, phase, first step m0 and the phase's length.
+struct Tile {
+  int64_t b, phase, m0, length;
+  __device__ Tile(const Geometry& g, uint32_t index) {
+    const uint32_t mt = g.by_tiles_m.mod(index);
+    index = g.by_tiles_m.div(index);
+    phase = g.by_phases.mod(index);
+    b = g.by_phases.div(index);
+    m0 = mt * g.tile_m;
+    length = g.length(phase);
+  }
+};
+
+// Copies steps [m_begin, m_begin + rows) of src[b] in `phase`, channels [c0, c0 + width), into dst (row stride
+// `stride`, kTileC columns) as the accumulation type; zeros outside the sequence and from column `width` on.
+// `aligned`: src is 16-byte aligned and C a multiple of kLoadVec, so whole 16-byte groups can be loaded at once.
+template <typename T>
+__device__ void load_tile(const Geometry& g, const T* __restrict__ src, const Tile& tile, int64_t m_begin, int rows,
+                          int64_t c0, int width, bool aligned, acc_t<T>* dst, int stride) {
+  constexpr int L = kLoadVec<T>;
+  constexpr int groups = kTileC / L;
+  const bool vector = aligned && c0 % L == 0;
+  for (int i = threadIdx.x; i < rows * groups; i += blockDim.x) {
+    const int r = i / groups, c = i % groups * L;
+    const int64_t m = m_begin + r;
+    const bool in_time = m >= 0 && m < tile.length;
+    const T* in = src + ((tile.b * g.T + (in_time ? g.time(tile.phase, m) : 0)) * g.C + c0 + c);
+    acc_t<T>* out = dst + r * stride + c;
+    if (in_time && vector && c + L <= width) {
+      const Pack<T, L> p = *reinterpret_cast<const Pack<T, L>*>(in);
+#pragma unroll
+      for (int e = 0; e < L; ++e) out[e] = to_acc(p.v[e]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < L; ++e) out[e] = in_time && c + e < width ? to_acc(in[e]) : acc_t<T>(0);
+    }
+  }
+}
+
+// Tile shape of the conv kernel: each thread owns Vec adjacent channels of Rows consecutive steps; a block keeps
+// Stages stage buffers (Stages - 1 loads in flight while it computes) and asks the compiler to fit MinBlocks blocks
+// on a multiprocessor.
+template <int Rows_, int Vec_, int Stages_, int MinBlocks_>
+struct ConvTiling {
+  static constexpr int Rows = Rows_, Vec = Vec_, Stages = Stages_, MinBlocks = MinBlocks_;
+  static_assert(Stages >= 2);
+  static constexpr int TileC = Vec * kThreadsC, TileM = Rows * kThreadsM;
+  static constexpr int TapLoads = kPass * TileC / kThreads;  // static taps each thread stages per pass
+  static_assert(kPass * TileC % kThreads == 0);
+};
+// Chosen by cuda/tuning/conv_tiling_bench.cu on an H200 (results/gpu/README.md): 16 steps per thread for static
+// taps. Dynamic taps hold a pointer per step, and float64 tiles need twice the shared memory, so those keep 8.
+template <typename T, bool dynamic>
+using ConvTile = std::conditional_t<dynamic || sizeof(T) == 8, ConvTiling<8, 2, 2, 1>, ConvTiling<16, 2, 2, 1>>;
+
+// How the conv kernel's work is cut: `tiles` (row tile x channel tile) of `passes` passes of up to pass_taps taps
+// each; stage s of a block is pass s % passes of its (s / passes)-th tile, tiles taken gridDim.x apart.
+struct ConvWork {
+  uint32_t tiles;
+  FastDiv channel_tiles, passes;
+  int pass_taps;
+};
+
+template <typename Tiling>
+ConvWork conv_work(const Geometry& g) {
+  const int64_t padded_k = (g.k + kChunk - 1) / kChunk * kChunk;
+  const int64_t channel_tiles = (g.C + Tiling::TileC - 1) / Tiling::TileC;
+  const int64_t tiles = g.row_tiles() * channel_tiles, passes = (g.k + kPass - 1) / kPass;
+  if (tiles * passes > std::numeric_limits<int32_t>::max())
+    throw std::invalid_argument("depthwise_conv: tensor too large for the CUDA kernels (" + std::to_string(tiles) +
+                                " tiles of " + std::to_string(passes) + " passes)");
+  return {uint32_t(tiles), FastDiv(channel_tiles), FastDiv(passes), int(smaller(kPass, padded_k))};
+}
+
+__host__ __device__ constexpr size_t align16(size_t bytes) { return (bytes + 15) / 16 * 16; }
+
+// One stage buffer: the input rows (in T) and, for static taps, the pass's taps per channel (as the accumulation
+// type). The kernel holds Tiling::Stages of them.
+template <typename T, typename Tiling>
+__host__ __device__ size_t conv_input_bytes(int pass_taps) {
+  return align16(size_t(Tiling::TileM + pass_taps - 1) * Tiling::TileC * sizeof(T));
+}
+template <typename T, typename Tiling>
+__host__ __device__ size_t conv_stage_bytes(int pass_taps, bool dynamic) {
+  return conv_input_bytes<T, Tiling>(pass_taps) + (dynamic ? 0 : size_t(pass_taps) * Tiling::TileC * sizeof(acc_t<T>));
+}
+
+// Where stage s of this block lies.
+template <typename Tiling>
+struct Stage {
+  Tile tile;
+  int64_t c0, j0;
+  int width, taps, padded;  // channels in the tile; taps in the pass, and rounded up to kChunk
+  __device__ Stage(const Geometry& g, const ConvWork& work, uint32_t s)
+      : tile(g, work.channel_tiles.div(blockIdx.x + work.passes.div(s) * gridDim.x)) {
+    c0 = work.channel_tiles.mod(blockIdx.x + work.passes.div(s) * gridDim.x) * int64_t(Tiling::TileC);
+    j0 = work.passes.mod(s) * int64_t(kPass);
+    width = int(smaller(Tiling::TileC, g.C - c0));
+    taps = int(smaller(kPass, g.k - j0));
+    padded = (taps + kChunk - 1) / kChunk * kChunk;  // taps beyond k are zero
+  }
+};
+
+// Starts copying steps [m_begin, m_begin + rows) of src[b] in the tile's phase, channels [c0, c0 + width), into dst
+// (TileC columns, in T) with cp.async; zeros outside the sequence and from column `width` on are stored directly.
+template <typename T, int TileC>
+__device__ void load_rows_async(const Geometry& g, const T* __restrict__ src, const Tile& tile, int64_t m_begin,
+                                int rows, int64_t c0, int width, bool aligned, T* dst) {
+  constexpr int L = kLoadVec<T>;
+  constexpr int groups = TileC / L;  // 16-byte groups in a row
+  static_assert(TileC % L == 0 && kThreads % groups == 0);
+  const int c = threadIdx.x % groups * L;  // each thread keeps one column group and walks rows
+  for (int r = threadIdx.x / groups; r < rows; r += kThreads / groups) {
+    const int64_t m = m_begin + r;
+    const bool in_time = m >= 0 && m < tile.length;
+    const T* in = src + ((tile.b * g.T + (in_time ? g.time(tile.phase, m) : 0)) * g.C + c0 + c);
+    T* out = dst + r * TileC + c;
+    if (in_time && aligned && c + L <= width) {
+      __pipeline_memcpy_async(out, in, 16);
+    } else {
+#pragma unroll
+      for (int e = 0; e < L; ++e) out[e] = in_time && c + e < width ? in[e] : from_acc<T>(acc_t<T>(0));
+    }
+  }
+}
+
+// A stage's static taps, for the thread's share of [kPass][TileC] (taps past k and channels past C are zero).
+// The thread's channel is the same in every slot (kThreads is a multiple of TileC), so its head is found once.
+template <typename T, bool transposed, typename Tiling>
+__device__ void load_static_taps(const Geometry& g, const Stage<Tiling>& st, const T* __restrict__ w,
+                                 acc_t<T> (&staged)[Tiling::TapLoads]) {
+  static_assert(kThreads % Tiling::TileC == 0);
+  const int c = threadIdx.x % Tiling::TileC;
+  const T* head_taps = w + int64_t(g.by_group.div(uint32_t(st.c0 + c))) * g.k;
+#pragma unroll
+  for (int u = 0; u < Tiling::TapLoads; ++u) {
+    const int jr = (threadIdx.x + u * kThreads) / Tiling::TileC;
+    if (u * (kThreads / Tiling::TileC) >= st.padded) break;  // the same for the whole block: a real branch
+    const int64_t j = transposed ? g.k - 1 - (st.j0 + jr) : st.j0 + jr;
+    staged[u] = jr < st.taps && c < st.width ? to_acc(head_taps[j]) : acc_t<T>(0);
+  }
+}
+
+template <typename Tiling, typename A>
+__device__ void store_static_taps(const ConvWork& work, const A (&staged)[Tiling::TapLoads], A* taps_s) {
+#pragma unroll
+  for (int u = 0; u < Tiling::TapLoads; ++u) {
+    const int i = threadIdx.x + u * kThreads;
+    if (i < work.pass_taps * Tiling::TileC) taps_s[i] = staged[u];
+  }
+}
+
+// out = the conv of `in` with the taps w: the forward, or (transposed) the input gradient.
+template <typename T, bool dynamic, bool transposed, typename Tiling>
+__global__ void __launch_bounds__(kThreads, Tiling::MinBlocks)
+    conv_kernel(Geometry g, ConvWork work, const T* __restrict__ in, const T* __restrict__ w, T* __restrict__ out,
+                bool aligned) {
+  using A = acc_t<T>;
+  constexpr int Rows = Tiling::Rows, Vec = Tiling::Vec, TileC = Tiling::TileC, TileM = Tiling::TileM;
+  unsigned char* shared = dynamic_shared_memory();
+  const size_t input_bytes = conv_input_bytes<T, Tiling>(work.pass_taps);
+  const size_t stage_bytes = conv_stage_bytes<T, Tiling>(work.pass_taps, dynamic);
+  constexpr int ahead = Tiling::Stages - 1;  // stages in flight while one is computed
+  const auto input_s = [&](uint32_t s) { return reinterpret_cast<T*>(shared + s % Tiling::Stages * stage_bytes); };
+  const auto taps_s = [&](uint32_t s) {
+    return reinterpret_cast<A*>(shared + s % Tiling::Stages * stage_bytes + input_bytes);
+  };
+
+  const int tx = threadIdx.x % kThreadsC, ty = threadIdx.x / kThreadsC;
+  const int cl = tx * Vec;  // the thread's first channel in the tile
+  const uint32_t stages = (work.tiles - blockIdx.x + gridDim.x - 1) / gridDim.x * work.passes.divisor;
+
+  // Static taps of a stage pass through registers, so their loads overlap the current stage's arithmetic.
+  A staged_taps[Tiling::TapLoads] = {};  // slots past a stage's taps keep stale values, in rows it never reads
+  const auto fetch = [&](uint32_t s) {  // starts copying stage s's rows; its static taps land in staged_taps
+    const Stage<Tiling> st(g, work, s);
+    load_rows_async<T, TileC>(g, in, st.tile, st.tile.m0 + st.j0 - g.offset, TileM + st.padded - 1, st.c0, st.width,
+                              aligned, input_s(s));
+    __pipeline_commit();
+    if (!dynamic) load_static_taps<T, transposed, Tiling>(g, st, w, staged_taps);
+  };
+  const auto store_taps = [&](uint32_t s) {
+    if (!dynamic) store_static_taps<Tiling>(work, staged_taps, taps_s(s));
+  };
+
+  for (uint32_t s = 0; s < ahead; ++s) {
+    if (s < stages) {
+      fetch(s);
+      store_taps(s);
+    } else {
+      __pipeline_commit();  // empty groups keep "all but the newest `ahead` groups" meaning the current stage
+    }
+  }
+  A acc[Rows][Vec];
+  for (uint32_t s = 0; s < stages; ++s) {
+    if (s + ahead < stages)
+      fetch(s + ahead);  // into the buffer of stage s - 1, free since its end
+    else
+      __pipeline_commit();
+    __pipeline_wait_prior(ahead);
+    __syncthreads();  // stage s's rows and taps are in shared memory
+
+    const Stage<Tiling> st(g, work, s);
+    const int64_t m_first = st.tile.m0 + ty * Rows;  // the thread's first step
+    // Dynamic taps: the thread's channels' offsets within a [H, k] row of taps (-1 past C), and for the forward the
+    // rows of its own steps (null past the end).
+    int64_t head_tap[Vec];
+#pragma unroll
+    for (int v = 0; v < Vec; ++v)
+      head_tap[v] = cl + v < st.width ? int64_t(g.by_group.div(uint32_t(st.c0 + cl + v))) * g.k : -1;
+    const auto tap_row = [&](int64_t m) -> const T* {
+      return m >= 0 && m < st.tile.length ? w + (st.tile.b * g.T + g.time(st.tile.phase, m)) * g.H * g.k : nullptr;
+    };
+    const T* own_rows[dynamic ? Rows : 1];
+    if constexpr (dynamic)
+#pragma unroll
+      for (int r = 0; r < Rows; ++r) own_rows[r] = tap_row(m_first + r);
+
+    if (st.j0 == 0)
+#pragma unroll
+      for (int r = 0; r < Rows; ++r)
+#pragma unroll
+        for (int v = 0; v < Vec; ++v) acc[r][v] = A(0);
+
+    // Row i of the window is input step m_first + j0 + jc + i - offset (for the dynamic input gradient, tap_rows[i]
+    // holds that step's taps); sliding by kChunk rows per chunk is, fully unrolled, a renaming of registers.
+    const T* rows = input_s(s) + ty * Rows * TileC + cl;
+    const A* taps = taps_s(s) + cl;
+    A win[Rows + kChunk - 1][Vec];
+    const T* tap_rows[dynamic && transposed ? Rows + kChunk - 1 : 1];
+#pragma unroll
+    for (int chunk = 0; chunk < kPass / kChunk; ++chunk) {
+      const int jc = chunk * kChunk;
+      if (jc >= st.padded) break;
+#pragma unroll
+      for (int i = 0; i < Rows + kChunk - 1; ++i) {
+        const bool slide = chunk > 0 && i < Rows - 1;
+        if (slide) {
+#pragma unroll
+          for (int v = 0; v < Vec; ++v) win[i][v] = win[i + kChunk][v];
+        } else {
+          const Pack<T, Vec> p = *reinterpret_cast<const Pack<T, Vec>*>(rows + (jc + i) * TileC);
+#pragma unroll
+          for (int v = 0; v < Vec; ++v) win[i][v] = to_acc(p.v[v]);
+        }
+        if constexpr (dynamic && transposed)
+          tap_rows[i] = slide ? tap_rows[i + kChunk] : tap_row(m_first + st.j0 + jc + i - g.offset);
+      }
+#pragma unroll
+      for (int jj = 0; jj < kChunk; ++jj) {
+        const int64_t j = st.j0 + jc + jj;
+        const int64_t j_stored = transposed ? g.k - 1 - j : j;  // in the dynamic weight's layout
+        A tap[Vec];
+        if constexpr (!dynamic)
+#pragma unroll
+          for (int v = 0; v < Vec; ++v) tap[v] = taps[(jc + jj) * TileC + v];
+#pragma unroll
+        for (int r = 0; r < Rows; ++r) {
+          if constexpr (dynamic) {
+            const T* row = transposed ? tap_rows[r + jj] : own_rows[r];
+#pragma unroll
+            for (int v = 0; v < Vec; ++v)
+              tap[v] = row && j < g.k && head_tap[v] >= 0 ? to_acc(row[head_tap[v] + j_stored]) : A(0);
+          }
+#pragma unroll
+          for (int v = 0; v < Vec; ++v) acc[r][v] += tap[v] * win[r + jj][v];
+        }
+      }
+    }
+
+    if (st.j0 + kPass >= g.k) {  // the tile's last pass: write it out
+      const bool whole = aligned && cl + Vec <= st.width;  // all Vec channels exist and make one aligned store
+      T* o = out + (st.tile.b * g.T + g.time(st.tile.phase, m_first)) * g.C + st.c0 + cl;
+      const int64_t row_step = g.dilation * g.C;
+#pragma unroll
+      for (int r = 0; r < Rows; ++r, o += row_step) {
+        if (m_first + r >= st.tile.length) break;
+        Pack<T, Vec> p;
+#pragma unroll
+        for (int v = 0; v < Vec; ++v) p.v[v] = from_acc<T>(acc[r][v]);
+        if (whole)
+          *reinterpret_cast<Pack<T, Vec>*>(o) = p;
+        else
+          for (int v = 0; v < Vec && cl + v < st.width; ++v) o[v] = p.v[v];
+      }
+    }
+    if (s + ahead < stages) store_taps(s + ahead);
+    __syncthreads();  // stage s's buffer is free for stage s + Stages
+  }
+}
+
+// The static weight gradient's shared memory: an input tile with a pass's halo, and a pass's sums per channel.
+size_t weight_grad_shared_bytes(size_t acc_size) { return acc_size * kTileC * ((kTileM + kPass - 1) + kPass); }
+
+// Static taps, first stage: block (group, channel tile) sums grad_out[t, c] * x[t + (j - P) * dilation, c] over its
+// row tiles into partial[group][j][c]. Each thread accumulates kPass taps of its channels in registers over all
+// its rows; the kThreadsM threads of a channel are then added in a fixed order.
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    static_weight_grad_kernel(Geometry g, const T* __restrict__ x, const T* __restrict__ grad_out,
+                              acc_t<T>* __restrict__ partial, int64_t tiles_per_group, bool aligned) {
+  using A = acc_t<T>;
+  unsigned char* shared = dynamic_shared_memory();
+  A* in_s = reinterpret_cast<A*>(shared);         // [kTileM + kPass - 1][kTileC]
+  A* sum_s = in_s + (kTileM + kPass - 1) * kTileC;  // [kPass][kTileC]
+
+  const int64_t group = blockIdx.x, c0 = int64_t(blockIdx.y) * kTileC;
+  const int64_t first = group * tiles_per_group, last = smaller(first + tiles_per_group, g.row_tiles());
+  const int width = int(smaller(kTileC, g.C - c0));
+  const int tx = threadIdx.x % kThreadsC, ty = threadIdx.x / kThreadsC;
+  const int cl = tx * kVec;
+
+  for (int64_t j0 = 0; j0 < g.k; j0 += kPass) {
+    const int taps = int(smaller(kPass, g.k - j0));
+    const int padded = (taps + kChunk - 1) / kChunk * kChunk;
+    A part[kPass][kVec] = {};
+    for (int64_t index = first; index < last; ++index) {
+      const Tile tile(g, index);
+      if (tile.m0 >= tile.length) continue;
+      const int64_t m_first = tile.m0 + ty * kRows;
+      A go[kRows][kVec];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r)
+#pragma unroll
+        for (int v = 0; v < kVec; ++v)
+          go[r][v] = m_first + r < tile.length && cl + v < width
+                         ? to_acc(grad_out[(tile.b * g.T + g.time(tile.phase, m_first + r)) * g.C + c0 + cl + v])
+                         : A(0);
+      __syncthreads();
+      load_tile(g, x, tile, tile.m0 + j0 - g.offset, kTileM + padded - 1, c0, width, aligned, in_s, kTileC);
+      __syncthreads();
+      const A* rows = in_s + ty * kRows * kTileC + cl;
+      A win[kRows + kChunk - 1][kVec];
+#pragma unroll
+      for (int chunk = 0; chunk < kPass / kChunk; ++chunk) {
+        const int jc = chunk * kChunk;
+        if (jc >= padded) break;
+#pragma unroll
+        for (int i = 0; i < kRows + kChunk - 1; ++i)
+#pragma unroll
+          for (int v = 0; v < kVec; ++v)
+            win[i][v] = chunk > 0 && i < kRows - 1 ? win[i + kChunk][v] : rows[(jc + i) * kTileC + v];
+#pragma unroll
+        for (int jj = 0; jj < kChunk; ++jj)
+#pragma unroll
+          for (int r = 0; r < kRows; ++r)
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) part[jc + jj][v] += go[r][v] * win[r + jj][v];
+      }
+    }
+    __syncthreads();  // sum_s is free (the previous pass wrote it out)
+    for (int y = 0; y < kThreadsM; ++y) {
+      if (ty == y)
+#pragma unroll
+        for (int jr = 0; jr < kPass; ++jr)
+#pragma unroll
+          for (int v = 0; v < kVec; ++v) sum_s[jr * kTileC + cl + v] = (y > 0 ? sum_s[jr * kTileC + cl + v] : A(0)) + part[jr][v];
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < taps * kTileC; i += kThreads) {
+      const int jr = i / kTileC, c = i % kTileC;
+      if (c < width) partial[(group * g.k + j0 + jr) * g.C + c0 + c] = sum_s[i];
+    }
+  }
+}
+
+// Static taps, second stage: grad_w[h, j] = the sum of partial[group][j][c] over groups and head h's channels, by
+// one block per (h, j) in a fixed order.
+template <typename T>
+__global__ void __launch_bounds__(kReduceThreads)
+    sum_partials_kernel(Geometry g, int64_t groups, const acc_t<T>* __restrict__ partial, T* __restrict__ grad_w) {
+  using A = acc_t<T>;
+  __shared__ A sums[kReduceThreads];
+  const int64_t h = blockIdx.x / g.k, j = blockIdx.x % g.k, G = g.group();
+  A s = 0;
+  for (int64_t i = threadIdx.x; i < groups * G; i += kReduceThreads)
+    s += partial[(i / G * g.k + j) * g.C + h * G + i % G];
+  sums[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kReduceThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) sums[threadIdx.x] += sums[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) grad_w[blockIdx.x] = from_acc<T>(sums[0]);
+}
+
+// Dynamic taps: one value per (b, t, h, j), a dot product over head h's channels of grad_out[b, t] and
+// x[b, t + (j - P) * dilation]. Block: a row tile x the heads whose channels fit in kTileC (or one head, in
+// kTileC-wide slices). Threads take consecutive (step, head, tap) triples, so the writes are contiguous.
+constexpr int kStrideDyn = kTileC + 1;  // threads of a warp read one column of different rows: no bank conflicts
+
+size_t dynamic_weight_grad_shared_bytes(size_t acc_size) {
+  return acc_size * ((kTileM + kPass - 1) * kStrideDyn + kTileM * kStrideDyn + kTileM * kPass);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    dynamic_weight_grad_kernel(Geometry g, const T* __restrict__ x, const T* __restrict__ grad_out,
+                               T* __restrict__ grad_w, bool aligned) {
+  using A = acc_t<T>;
+  unsigned char* shared = dynamic_shared_memory();
+  A* x_s = reinterpret_cast<A*>(shared);                // [kTileM + kPass - 1][kStrideDyn]
+  A* g_s = x_s + (kTileM + kPass - 1) * kStrideDyn;     // [kTileM][kStrideDyn]
+  A* sum_s = g_s + kTileM * kStrideDyn;                 // [kTileM][kPass]: sums over earlier slices
+
+  const Tile tile(g, blockIdx.x);
+  if (tile.m0 >= tile.length) return;
+  const int64_t G = g.group();
+  const int64_t heads_per_block = larger(1, kTileC / G);
+  const int64_t h0 = int64_t(blockIdx.y) * heads_per_block;
+  const int heads = int(smaller(heads_per_block, g.H - h0));
+  const int64_t span = heads * G;  // channels of the block's heads, from channel h0 * G
+  const int slices = int((span + kTileC - 1) / kTileC);  // more than one only for a single head wider than kTileC
+  const int steps = int(smaller(kTileM, tile.length - tile.m0));
+
+  for (int64_t j0 = 0; j0 < g.k; j0 += kPass) {
+    const int taps = int(smaller(kPass, g.k - j0));
+    for (int slice = 0; slice < slices; ++slice) {
+      const int64_t c0 = h0 * G + int64_t(slice) * kTileC;
+      const int width = int(smaller(kTileC, span - int64_t(slice) * kTileC));
+      __syncthreads();
+      load_tile(g, x, tile, tile.m0 + j0 - g.offset, kTileM + taps - 1, c0, width, aligned, x_s, kStrideDyn);
+      load_tile(g, grad_out, tile, tile.m0, kTileM, c0, width, aligned, g_s, kStrideDyn);
+      __syncthreads();
+      for (int o = threadIdx.x; o < steps * heads * taps; o += kThreads) {
+        const int jr = o % taps, hl = o / taps % heads, mr = o / (taps * heads);
+        const int lo = int(larger(0, hl * G - int64_t(slice) * kTileC));
+        const int hi = int(smaller(width, (hl + 1) * G - int64_t(slice) * kTileC));
+        A s = 0;
+        for (int c = lo; c < hi; ++c) s += g_s[mr * kStrideDyn + c] * x_s[(mr + jr) * kStrideDyn + c];
+        if (slices > 1) {  // one head, so o -> (mr, jr) is the same thread's in every slice
+          A& sum = sum_s[mr * kPass + jr];
+          s = sum = (slice > 0 ? sum : A(0)) + s;
+        }
+        if (slice == slices - 1)
+          grad_w[((tile.b * g.T + g.time(tile.phase, tile.m0 + mr)) * g.H + h0 + hl) * g.k + j0 + jr] =
+              from_acc<T>(s);
+      }
+    }
+  }
+}
+
+// Grids are (row tiles, channel or head tiles); CUDA caps the second dimension at 65535.
+dim3 grid(int64_t x, int64_t y) {
+  if (x > std::numeric_limits<int>::max() || y > 65535)
+    throw std::invalid_argument("depthwise_conv: tensor too large for the CUDA kernels' grid (" + std::to_string(x) +
+                                " x " + std::to_string(y) + " blocks)");
+  return dim3(unsigned(x), unsigned(y));
+}
+
+bool is_aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <typename T>
+bool aligned(const Geometry& g, const void* a, const void* b) {
+  return g.C % kLoadVec<T> == 0 && is_aligned(a) && is_aligned(b);
+}
+
+int64_t channel_tiles(const Geometry& g) { return (g.C + kTileC - 1) / kTileC; }
+
+// Static weight gradient: how the row tiles are split among blocks. A fixed target (not the device's SM count)
+// keeps the summation order, and so the result, the same on every device.
+struct Groups {
+  int64_t count, tiles_per_group;
+};
+Groups static_groups(const Geometry& g) {
+  const int64_t tiles = larger(1, g.row_tiles());
+  const int64_t wanted = std::clamp<int64_t>((1024 + channel_tiles(g) - 1) / channel_tiles(g), 1, tiles);
+  const int64_t per_group = (tiles + wanted - 1) / wanted;
+  return {(tiles + per_group - 1) / per_group, per_group};
+}
+
+bool empty(const ConvShape& s) { return s.B == 0 || s.T == 0 || s.C == 0; }
+
+// The conv kernel's grid: as many blocks as fit on the device at once (each walks its own list of tiles), at most
+// one per tile. The split changes only which block computes an output, never the order of its sums.
+template <typename Launcher, typename Kernel>
+unsigned persistent_blocks(const Launcher& launch, Kernel kernel, size_t shared_bytes, int64_t tiles,
+                           const char* what) {
+  const int64_t resident = launch.resident_blocks(kernel, kThreads, shared_bytes, what);
+  if (resident == 0)
+    throw std::invalid_argument(std::string("depthwise_conv CUDA ") + what + ": a block needs " +
+                                std::to_string(shared_bytes) + " bytes of shared memory, more than the device has");
+  return unsigned(smaller(tiles, resident));
+}
+
+template <typename T, bool dynamic, bool transposed, typename Tiling, typename Launcher>
+void launch_conv(const Launcher& launch, const Geometry& g, const T* in, const T* w, T* out, bool aligned) {
+  const auto kernel = conv_kernel<T, dynamic, transposed, Tiling>;
+  const char* what = transposed ? "input gradient" : "forward";
+  const ConvWork work = conv_work<Tiling>(g);
+  const size_t shared = Tiling::Stages * conv_stage_bytes<T, Tiling>(work.pass_taps, dynamic);
+  launch(what, kernel, dim3(persistent_blocks(launch, kernel, shared, work.tiles, what)), kThreads, shared, g, work,
+         in, w, out, aligned);
+}
+
+// out = the conv of `in` (transposed: the input gradient). Tiling: ConvTile unless the tuning bench picks one.
+template <typename T, typename Tiling = void, typename Launcher>
+void conv(const Launcher& launch, const ConvShape& s, const void* in, const void* w, void* out, bool transposed) {
+  if (empty(s)) return;
+  using Static = std::conditional_t<std::is_void_v<Tiling>, ConvTile<T, false>, Tiling>;
+  using Dynamic = std::conditional_t<std::is_void_v<Tiling>, ConvTile<T, true>, Tiling>;
+  const Geometry g = geometry(s, transposed, s.dynamic ? Dynamic::TileM : Static::TileM);
+  const T* in_t = static_cast<const T*>(in);
+  const T* w_t = static_cast<const T*>(w);
+  T* out_t = static_cast<T*>(out);
+  const bool al = aligned<T>(g, in, out);
+  if (s.dynamic && transposed)
+    launch_conv<T, true, true, Dynamic>(launch, g, in_t, w_t, out_t, al);
+  else if (s.dynamic)
+    launch_conv<T, true, false, Dynamic>(launch, g, in_t, w_t, out_t, al);
+  else if (transposed)
+    launch_conv<T, false, true, Static>(launch, g, in_t, w_t, out_t, al);
+  else
+    launch_conv<T, false, false, Static>(launch, g, in_t, w_t, out_t, al);
+}
+
+template <typename T>
+size_t weight_grad_workspace(const ConvShape& s) {
+  if (s.dynamic || empty(s)) return 0;
+  const Geometry g = geometry(s, false);
+  return size_t(static_groups(g).count * g.k * g.C) * sizeof(acc_t<T>);
+}
+
+template <typename T, typename Launcher>
+void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, const void* grad_out, void* grad_w,
+                 void* workspace) {
+  if (empty(s)) {  // no products: static taps get zero gradients, dynamic ones have no elements
+    if (!s.dynamic) launch.zero(grad_w, s.H * s.k * sizeof(T), "weight gradient (zero fill)");
+    return;
+  }
+  const Geometry g = geometry(s, false);
+  const T* x_t = static_cast<const T*>(x);
+  const T* go_t = static_cast<const T*>(grad_out);
+  T* gw_t = static_cast<T*>(grad_w);
+  const bool al = aligned<T>(g, x, grad_out);
+  if (s.dynamic) {
+    const int64_t heads_per_block = larger(1, kTileC / g.group());
+    launch("dynamic weight gradient", dynamic_weight_grad_kernel<T>,
+           grid(g.row_tiles(), (g.H + heads_per_block - 1) / heads_per_block), kThreads,
+           dynamic_weight_grad_shared_bytes(sizeof(acc_t<T>)), g, x_t, go_t, gw_t, al);
+    return;
+  }
+  const Groups groups = static_groups(g);
+  auto* partial = static_cast<acc_t<T>*>(workspace);
+  launch("weight gradient", static_weight_grad_kernel<T>, grid(groups.count, channel_tiles(g)), kThreads,
+         weight_grad_shared_bytes(sizeof(acc_t<T>)), g, x_t, go_t, partial, groups.tiles_per_group, al);
+  launch("weight gradient (sum)", sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, g, groups.count,
+         static_cast<const acc_t<T>*>(partial), gw_t);
+}
+
+// Calls f(T{}) with T the element type of dtype.
+template <typename F>
+auto dispatch(DType dtype, const F& f) {
+  switch (dtype) {
+    case DType::float32: return f(float{});
+    case DType::float64: return f(double{});
+    case DType::bfloat16: return f(__nv_bfloat16{});
+    case DType::float16: return f(__half{});
+  }
+  throw std::invalid_argument("depthwise_conv: unknown CUDA dtype");
+}
+
+}  // namespace
+}  // namespace convpt::cuda

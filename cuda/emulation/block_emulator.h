@@ -1,0 +1,203 @@
+#pragma once
+// Runs CUDA kernels on the CPU: a test tool for the kernels' index arithmetic, tiling and synchronisation on a
+// machine without a GPU (tests/kernel_emulation_test.cpp). Include it instead of nvcc's built-ins (see
+// ../kernel_builtins.h) and compile the kernel source with a host compiler.
+//
+// Blocks run one after another; the threads of a block run as fibers on one OS thread, each until its next
+// __syncthreads, in thread order, so every run is deterministic (x86-64 hosts). Modelled: threadIdx, blockIdx, blockDim, gridDim;
+// __syncthreads, which threads that have exited no longer wait for (as on sm_70 and later); static and dynamic
+// shared memory, the dynamic one filled with 0xff bytes first (NaN in every float type), so a read of shared memory
+// no thread wrote shows up in the results; cp.async, as a copy done at once. Not modelled: warps and their
+// intrinsics, memory ordering, a cp.async read before its wait, timing.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>  // dim3, uint3, cudaStream_t (types only: nothing here calls the runtime)
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+// Host compilers see CUDA's execution-space keywords as unknown attributes; a function-scope __shared__ variable
+// is one per block, and blocks run one at a time, so a static one serves.
+#undef __host__
+#define __host__
+#undef __device__
+#define __device__
+#undef __global__
+#define __global__
+#undef __shared__
+#define __shared__ static
+#undef __launch_bounds__
+#define __launch_bounds__(...)
+
+inline uint3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+
+namespace convpt::cuda::emulation {
+
+// Switching between fibers: each has its own stack; a switch saves the callee-saved registers and the floating-point
+// control words on the current stack, stores the stack pointer in *from, and resumes the stack at `to` the same way.
+// ucontext's swapcontext would do, but it makes two system calls per switch (for the signal mask), and a block's
+// barrier is 512 switches. x86-64 System V only.
+#if !defined(__x86_64__)
+#error "block_emulator.h: the fiber switch is written for x86-64"
+#endif
+extern "C" void convpt_emulator_switch(void** from, void* to);
+asm(R"(
+    .text
+    .p2align 4
+    .globl convpt_emulator_switch
+    .type convpt_emulator_switch, @function
+convpt_emulator_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size convpt_emulator_switch, .-convpt_emulator_switch
+)");
+
+// The block being run: its threads' fibers and its dynamic shared memory.
+class Block {
+ public:
+  static Block& current() {
+    static Block block;
+    return block;
+  }
+
+  // Runs body() as every thread of a block of blockDim threads at blockIdx.
+  void run(const std::function<void()>& body, size_t shared_bytes) {
+    shared_.assign(shared_bytes + 16, 0xff);
+    body_ = &body;
+    const unsigned threads = blockDim.x * blockDim.y * blockDim.z;
+    if (fibers_.size() < threads) fibers_.resize(threads);  // never shrinks: fresh stacks are slow to touch
+    for (unsigned t = 0; t < threads; ++t) {
+      Fiber& f = fibers_[t];
+      if (!f.stack) f.stack = std::make_unique_for_overwrite<uint64_t[]>(kStackWords);
+      f.sp = initial_stack(f.stack.get() + kStackWords);
+      f.finished = false;
+    }
+    // Each round resumes every live thread until it reaches the next barrier or returns.
+    for (bool waiting = true; waiting;) {
+      waiting = false;
+      for (current_ = 0; current_ < threads; ++current_) {
+        Fiber& f = fibers_[current_];
+        if (f.finished) continue;
+        threadIdx = {current_ % blockDim.x, current_ / blockDim.x % blockDim.y, current_ / (blockDim.x * blockDim.y)};
+        convpt_emulator_switch(&scheduler_sp_, f.sp);
+        waiting |= !f.finished;
+      }
+    }
+  }
+
+  void barrier() { convpt_emulator_switch(&fibers_[current_].sp, scheduler_sp_); }
+
+  unsigned char* shared_memory() {  // 16-byte aligned, as CUDA's
+    return reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(shared_.data()) + 15) / 16 * 16);
+  }
+
+ private:
+  static constexpr size_t kStackWords = 32 << 10;  // 256 KiB
+  struct Fiber {
+    void* sp = nullptr;
+    std::unique_ptr<uint64_t[]> stack;
+    bool finished = false;
+  };
+
+  // A stack that convpt_emulator_switch resumes into thread_main: the control words, six registers, then
+  // thread_main as the return address. `top` is 16-byte aligned; thread_main starts with the stack pointer 8 below
+  // it, as after a call.
+  static void* initial_stack(uint64_t* top) {
+    uint64_t* sp = top - 1;
+    *--sp = reinterpret_cast<uint64_t>(&thread_main);
+    for (int r = 0; r < 6; ++r) *--sp = 0;
+    uint32_t control[2];
+    asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(control[0]), "=m"(control[1]));
+    *--sp = uint64_t(control[0]) | uint64_t(control[1] & 0xffff) << 32;
+    return sp;
+  }
+
+  [[noreturn]] static void thread_main() {
+    Block& b = current();
+    (*b.body_)();
+    b.fibers_[b.current_].finished = true;
+    void* unused;
+    convpt_emulator_switch(&unused, b.scheduler_sp_);  // never resumed
+    __builtin_unreachable();
+  }
+
+  void* scheduler_sp_ = nullptr;
+  std::vector<Fiber> fibers_;
+  unsigned current_ = 0;
+  const std::function<void()>* body_ = nullptr;
+  std::vector<unsigned char> shared_;
+};
+
+// Launches kernel<<<grid, block, shared_bytes>>>(args...).
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
+  gridDim = grid;
+  blockDim = block;
+  const std::function<void()> body = [&] { kernel(args...); };
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        blockIdx = {x, y, z};
+        Block::current().run(body, shared_bytes);
+      }
+}
+
+// The Launcher of ../depthwise_conv_device.cuh on the CPU, as a device with `resident` blocks in flight (a few, so
+// that persistent blocks each walk several tiles) and `shared_limit` bytes of shared memory per block (sm_90's).
+struct EmulatedLauncher {
+  int64_t resident = 3;
+  size_t shared_limit = 227 << 10;
+
+  template <typename... Params, typename... Args>
+  void operator()(const char*, void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes,
+                  Args... args) const {
+    if (shared_bytes > shared_limit)
+      throw std::invalid_argument("emulated launch: " + std::to_string(shared_bytes) + " bytes of shared memory");
+    launch(kernel, blocks, dim3(unsigned(threads)), shared_bytes, args...);
+  }
+
+  template <typename Kernel>
+  int64_t resident_blocks(Kernel, int, size_t shared_bytes, const char*) const {
+    return shared_bytes <= shared_limit ? resident : 0;
+  }
+
+  void zero(void* p, size_t bytes, const char*) const { std::memset(p, 0, bytes); }
+};
+
+}  // namespace convpt::cuda::emulation
+
+inline void __syncthreads() { convpt::cuda::emulation::Block::current().barrier(); }
+
+inline void __pipeline_memcpy_async(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+inline void __pipeline_commit() {}
+inline void __pipeline_wait_prior(size_t) {}
+
+namespace convpt::cuda {
+inline unsigned char* dynamic_shared_memory() { return emulation::Block::current().shared_memory(); }
+}  // namespace convpt::cuda

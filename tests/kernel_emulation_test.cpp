@@ -1,0 +1,182 @@
+// The depthwise conv op's CUDA kernels, compiled by the host compiler and run on the CPU by
+// cuda/emulation/block_emulator.h, against the float64 reference: forward and both gradients, over kernel sizes
+// (beyond one shared-memory pass of taps too), lengths (T < k too), heads, channel counts (beyond one tile, and
+// ruling out vector loads), dilations, windows, static and dynamic taps, in every dtype the kernels take. The
+// same source that nvcc compiles for the GPU, so every change to a kernel's indexing, tiling or barriers is checked
+// on any machine; tests/depthwise_conv_cuda_test.cpp checks the real thing where a GPU is.
+#include "testing.h"  // first: see there
+
+#include "depthwise_conv_device.cuh"  // after LibTorch: the emulator redefines CUDA's keywords
+#include "depthwise_conv_testing.h"
+#include "ops/depthwise_conv.h"
+
+namespace {
+
+namespace cuda = convpt::cuda;
+using convpt::ops::ConvWindow;
+using convpt::ops::DepthwiseConvSpec;
+using convpt::test::ConvResult;
+
+// Random values on a 1/16 grid within [-4, 4]: exact in every float type, so one float64 reference serves all.
+torch::Tensor exact_randn(at::IntArrayRef sizes) {
+  return (torch::randn(sizes, torch::kDouble) * 16).round().clamp(-64, 64) / 16;
+}
+
+// max |a - b| / max(1, max |b|), in float64
+double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
+  REQUIRE(a.sizes() == b.sizes());
+  const torch::Tensor ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
+  if (ad.numel() == 0) return 0;
+  return (ad - bd).abs().max().item<double>() / std::max(1.0, bd.abs().max().item<double>());
+}
+
+// The kernels' forward, input gradient and weight gradient on CPU tensors of element type T, as the op calls them.
+template <typename T>
+ConvResult emulated_conv(const cuda::emulation::EmulatedLauncher& launch, const torch::Tensor& x,
+                         const torch::Tensor& w, const DepthwiseConvSpec& spec, const torch::Tensor& g) {
+  const bool dynamic = w.dim() == 4;
+  const int64_t k = w.size(-1);
+  const cuda::ConvShape shape{x.size(0), x.size(1), x.size(2), w.size(-2), k,
+                              convpt::ops::window_offset(k, spec.window), spec.dilation, dynamic};
+  ConvResult r{torch::empty_like(x), torch::empty_like(x), torch::empty_like(w)};
+  // Poisoned (NaN), so an element no kernel writes fails the comparison.
+  for (torch::Tensor* t : {&r.out, &r.grad_x, &r.grad_weight}) t->fill_(std::numeric_limits<double>::quiet_NaN());
+  const torch::Tensor workspace =
+      torch::empty({int64_t(cuda::weight_grad_workspace<T>(shape))}, torch::TensorOptions(torch::kByte));
+  cuda::conv<T>(launch, shape, x.data_ptr(), w.data_ptr(), r.out.data_ptr(), false);
+  cuda::conv<T>(launch, shape, g.data_ptr(), w.data_ptr(), r.grad_x.data_ptr(), true);
+  cuda::weight_grad<T>(launch, shape, x.data_ptr(), g.data_ptr(), r.grad_weight.data_ptr(), workspace.data_ptr());
+  return r;
+}
+
+struct Precision {
+  torch::Dtype dtype;
+  double tolerance;  // outputs are rounded to the dtype once, after float32 (float64) sums
+};
+const std::vector<Precision> precisions = {
+    {torch::kDouble, 1e-12}, {torch::kFloat, 1e-5}, {torch::kBFloat16, 1e-2}, {torch::kHalf, 2e-3}};
+
+void check_against_reference(const torch::Tensor& x, const torch::Tensor& w, const DepthwiseConvSpec& spec,
+                             const torch::Tensor& g, const std::vector<Precision>& which = precisions,
+                             const cuda::emulation::EmulatedLauncher& launch = {}) {
+  const ConvResult ref = convpt::test::run_conv(convpt::ops::depthwise_conv_reference, x, w, spec, g);
+  for (const auto& [dtype, tolerance] : which) {
+    CAPTURE(c10::toString(dtype));
+    const auto as = [&](const torch::Tensor& t) { return t.to(dtype).contiguous(); };
+    ConvResult r;
+    switch (dtype) {
+      case torch::kDouble: r = emulated_conv<double>(launch, as(x), as(w), spec, as(g)); break;
+      case torch::kFloat: r = emulated_conv<float>(launch, as(x), as(w), spec, as(g)); break;
+      case torch::kBFloat16: r = emulated_conv<__nv_bfloat16>(launch, as(x), as(w), spec, as(g)); break;
+      case torch::kHalf: r = emulated_conv<__half>(launch, as(x), as(w), spec, as(g)); break;
+      default: FAIL("no element type for " << c10::toString(dtype));
+    }
+    CHECK(relative_error(r.out, ref.out) < tolerance);
+    CHECK(relative_error(r.grad_x, ref.grad_x) < tolerance);
+    CHECK(relative_error(r.grad_weight, ref.grad_weight) < tolerance);
+  }
+}
+
+DepthwiseConvSpec spec_of(int64_t dilation, bool causal) {
+  return {.dilation = dilation, .window = causal ? ConvWindow::causal : ConvWindow::centred};
+}
+
+// A block reverses its slice of `data` through shared memory: right only if every thread's write lands before any
+// thread's read, that is, if __syncthreads holds the threads back.
+__global__ void reverse_in_blocks(float* data) {
+  float* slice = reinterpret_cast<float*>(convpt::cuda::dynamic_shared_memory());
+  float* mine = data + blockIdx.x * blockDim.x;
+  slice[threadIdx.x] = mine[threadIdx.x];
+  __syncthreads();
+  mine[threadIdx.x] = slice[blockDim.x - 1 - threadIdx.x];
+}
+
+// Threads past `active` leave at once; the others still meet at the barrier. Odd threads read shared memory that
+// no thread writes.
+__global__ void early_exit_and_unwritten(float* out, unsigned active) {
+  if (threadIdx.x >= active) return;
+  float* s = reinterpret_cast<float*>(convpt::cuda::dynamic_shared_memory());
+  if (threadIdx.x % 2 == 0) s[threadIdx.x] = float(threadIdx.x);
+  __syncthreads();
+  out[threadIdx.x] = s[threadIdx.x];
+}
+
+}  // namespace
+
+TEST_CASE("block emulator: barriers order shared-memory writes before reads", "[emulation]") {
+  std::vector<float> data(3 * 64);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = float(i);
+  cuda::emulation::launch(reverse_in_blocks, dim3(3), dim3(64), 64 * sizeof(float), data.data());
+  for (size_t b = 0; b < 3; ++b)
+    for (size_t t = 0; t < 64; ++t) CHECK(data[b * 64 + t] == float(b * 64 + 63 - t));
+}
+
+TEST_CASE("block emulator: exited threads leave the barrier and unwritten shared memory reads as NaN", "[emulation]") {
+  std::vector<float> out(32, -1.0f);
+  cuda::emulation::launch(early_exit_and_unwritten, dim3(1), dim3(32), 32 * sizeof(float), out.data(), 20u);
+  for (unsigned t = 0; t < 32; ++t) {
+    CAPTURE(t);
+    if (t >= 20)
+      CHECK(out[t] == -1.0f);
+    else if (t % 2 == 0)
+      CHECK(out[t] == float(t));
+    else
+      CHECK(std::isnan(out[t]));
+  }
+}
+
+TEST_CASE("emulated CUDA kernels equal the reference in forward and both gradients", "[depthwise_conv][emulation]") {
+  const bool dynamic = GENERATE(false, true);
+  const bool causal = GENERATE(false, true);
+  const int64_t dilation = GENERATE(1, 3);
+  // 33 and 70 take more than one shared-memory pass of taps (32)
+  const int64_t k = GENERATE(1, 2, 4, 7, 31, 33, 70);
+  // 136 channels: two full channel tiles of 64 and a partial one; H = 1 then puts one head across all three
+  const int64_t C = GENERATE(12, 136);
+  constexpr int64_t B = 2;
+  torch::manual_seed(k * 1000 + C);
+  for (const int64_t H : {int64_t(1), int64_t(4), C})
+    for (const int64_t T : {1, 3, 40, 300}) {
+      CAPTURE(dynamic, causal, dilation, k, C, H, T);
+      const torch::Tensor x = exact_randn({B, T, C}), g = exact_randn({B, T, C});
+      const torch::Tensor w = dynamic ? exact_randn({B, T, H, k}) : exact_randn({H, k});
+      check_against_reference(x, w, spec_of(dilation, causal), g, {precisions[1], precisions[2]});
+    }
+}
+
+TEST_CASE("emulated CUDA kernels in float64 and float16", "[depthwise_conv][emulation]") {
+  const bool dynamic = GENERATE(false, true);
+  const int64_t k = GENERATE(3, 33);
+  torch::manual_seed(k);
+  const torch::Tensor x = exact_randn({2, 150, 72}), g = exact_randn({2, 150, 72});
+  const torch::Tensor w = dynamic ? exact_randn({2, 150, 8, k}) : exact_randn({72, k});
+  check_against_reference(x, w, spec_of(2, false), g, {precisions[0], precisions[3]});
+}
+
+TEST_CASE("emulated CUDA kernels on channel counts that rule out vector loads", "[depthwise_conv][emulation]") {
+  const bool dynamic = GENERATE(false, true);
+  torch::manual_seed(5);
+  for (const auto& [C, H] : {std::pair<int64_t, int64_t>{5, 5}, {6, 3}, {70, 7}, {70, 1}}) {
+    CAPTURE(dynamic, C, H);
+    const torch::Tensor x = exact_randn({3, 50, C}), g = exact_randn({3, 50, C});
+    const torch::Tensor w = dynamic ? exact_randn({3, 50, H, 5}) : exact_randn({H, 5});
+    check_against_reference(x, w, spec_of(2, false), g, {precisions[1], precisions[2]});
+  }
+}
+
+TEST_CASE("emulated CUDA kernels whatever the number of persistent blocks", "[depthwise_conv][emulation]") {
+  // One block walks every tile; many blocks leave some without work.
+  const int64_t resident = GENERATE(1, 2, 64);
+  CAPTURE(resident);
+  torch::manual_seed(3);
+  const torch::Tensor x = exact_randn({2, 500, 136}), g = exact_randn({2, 500, 136});
+  check_against_reference(x, exact_randn({136, 9}), spec_of(2, true), g, {precisions[1]}, {.resident = resident});
+}
+
+TEST_CASE("emulated launch refuses a block that needs more shared memory than the device has", "[emulation]") {
+  const torch::Tensor x = torch::zeros({1, 8, 8}), w = torch::zeros({8, 5});
+  const cuda::ConvShape shape{1, 8, 8, 8, 5, 2, 1, false};
+  const cuda::emulation::EmulatedLauncher small{.shared_limit = 1024};
+  CHECK_THROWS_WITH(cuda::conv<float>(small, shape, x.data_ptr(), w.data_ptr(), torch::empty_like(x).data_ptr(), false),
+                    Catch::Matchers::Contains("more than the device has"));
+}
