@@ -178,11 +178,14 @@ template <typename T, bool dynamic>
 using ConvTile = std::conditional_t<dynamic || sizeof(T) == 8, ConvTiling<8, 2, 2, 1>, ConvTiling<16, 2, 2, 1>>;
 
 // How the conv kernel's work is cut: `tiles` (row tile x channel tile) of `passes` passes of up to pass_taps taps
-// each; stage s of a block is pass s % passes of its (s / passes)-th tile, tiles taken gridDim.x apart.
+// each; stage s of a block is pass s % passes of its (s / passes)-th tile, tiles taken gridDim.x apart (the channel
+// tile the fastest index). keep_taps: each block stays on one channel tile and each stage buffer on one pass, so a
+// buffer's static taps, once staged, serve all its later stages.
 struct ConvWork {
   uint32_t tiles;
   FastDiv channel_tiles, passes;
   int pass_taps;
+  bool keep_taps;
 };
 
 template <typename Tiling>
@@ -193,7 +196,7 @@ ConvWork conv_work(const Geometry& g) {
   if (tiles * passes > std::numeric_limits<int32_t>::max())
     throw std::invalid_argument("depthwise_conv: tensor too large for the CUDA kernels (" + std::to_string(tiles) +
                                 " tiles of " + std::to_string(passes) + " passes)");
-  return {uint32_t(tiles), FastDiv(channel_tiles), FastDiv(passes), int(smaller(kPass, padded_k))};
+  return {uint32_t(tiles), FastDiv(channel_tiles), FastDiv(passes), int(smaller(kPass, padded_k)), false};
 }
 
 __host__ __device__ constexpr size_t align16(size_t bytes) { return (bytes + 15) / 16 * 16; }
@@ -233,17 +236,23 @@ __device__ void load_rows_async(const Geometry& g, const T* __restrict__ src, co
   constexpr int L = kLoadVec<T>;
   constexpr int groups = TileC / L;  // 16-byte groups in a row
   static_assert(TileC % L == 0 && kThreads % groups == 0);
-  const int c = threadIdx.x % groups * L;  // each thread keeps one column group and walks rows
-  for (int r = threadIdx.x / groups; r < rows; r += kThreads / groups) {
-    const int64_t m = m_begin + r;
+  constexpr int row_step = kThreads / groups;  // rows between a thread's copies
+  const int c = threadIdx.x % groups * L;       // each thread keeps one column group and walks rows
+  const bool vector = aligned && c + L <= width;
+  int r = threadIdx.x / groups;
+  int64_t m = m_begin + r;
+  // Offset of step m's element (c0 + c), advanced by the row step rather than recomputed; read only where m is in
+  // the sequence.
+  int64_t at = (tile.b * g.T + g.time(tile.phase, m)) * g.C + c0 + c;
+  const int64_t at_step = row_step * g.dilation * g.C;
+  for (; r < rows; r += row_step, m += row_step, at += at_step) {
     const bool in_time = m >= 0 && m < tile.length;
-    const T* in = src + ((tile.b * g.T + (in_time ? g.time(tile.phase, m) : 0)) * g.C + c0 + c);
     T* out = dst + r * TileC + c;
-    if (in_time && aligned && c + L <= width) {
-      __pipeline_memcpy_async(out, in, 16);
+    if (in_time && vector) {
+      __pipeline_memcpy_async(out, src + at, 16);
     } else {
 #pragma unroll
-      for (int e = 0; e < L; ++e) out[e] = in_time && c + e < width ? in[e] : from_acc<T>(acc_t<T>(0));
+      for (int e = 0; e < L; ++e) out[e] = in_time && c + e < width ? src[at + e] : from_acc<T>(acc_t<T>(0));
     }
   }
 }
@@ -296,15 +305,17 @@ __global__ void __launch_bounds__(kThreads, Tiling::MinBlocks)
 
   // Static taps of a stage pass through registers, so their loads overlap the current stage's arithmetic.
   A staged_taps[Tiling::TapLoads] = {};  // slots past a stage's taps keep stale values, in rows it never reads
+  // Whether stage s must stage static taps (the same for the whole block).
+  const auto new_taps = [&](uint32_t s) { return !dynamic && !(work.keep_taps && s >= Tiling::Stages); };
   const auto fetch = [&](uint32_t s) {  // starts copying stage s's rows; its static taps land in staged_taps
     const Stage<Tiling> st(g, work, s);
     load_rows_async<T, TileC>(g, in, st.tile, st.tile.m0 + st.j0 - g.offset, TileM + st.padded - 1, st.c0, st.width,
                               aligned, input_s(s));
     __pipeline_commit();
-    if (!dynamic) load_static_taps<T, transposed, Tiling>(g, st, w, staged_taps);
+    if (new_taps(s)) load_static_taps<T, transposed, Tiling>(g, st, w, staged_taps);
   };
   const auto store_taps = [&](uint32_t s) {
-    if (!dynamic) store_static_taps<Tiling>(work, staged_taps, taps_s(s));
+    if (new_taps(s)) store_static_taps<Tiling>(work, staged_taps, taps_s(s));
   };
 
   for (uint32_t s = 0; s < ahead; ++s) {
@@ -611,10 +622,14 @@ template <typename T, bool dynamic, bool transposed, typename Tiling, typename L
 void launch_conv(const Launcher& launch, const Geometry& g, const T* in, const T* w, T* out, bool aligned) {
   const auto kernel = conv_kernel<T, dynamic, transposed, Tiling>;
   const char* what = transposed ? "input gradient" : "forward";
-  const ConvWork work = conv_work<Tiling>(g);
+  ConvWork work = conv_work<Tiling>(g);
   const size_t shared = Tiling::Stages * conv_stage_bytes<T, Tiling>(work.pass_taps, dynamic);
-  launch(what, kernel, dim3(persistent_blocks(launch, kernel, shared, work.tiles, what)), kThreads, shared, g, work,
-         in, w, out, aligned);
+  unsigned blocks = persistent_blocks(launch, kernel, shared, work.tiles, what);
+  // A multiple of the channel tiles keeps every block on one channel tile, so its static taps can stay.
+  const uint32_t channel_tiles = work.channel_tiles.divisor;
+  if (blocks > channel_tiles) blocks -= blocks % channel_tiles;
+  work.keep_taps = blocks % channel_tiles == 0 && Tiling::Stages % work.passes.divisor == 0;
+  launch(what, kernel, dim3(blocks), kThreads, shared, g, work, in, w, out, aligned);
 }
 
 // out = the conv of `in` (transposed: the input gradient). Tiling: ConvTile unless the tuning bench picks one.

@@ -310,7 +310,7 @@ void run_cell(const config::Config& config, const std::string& arch, int64_t len
   const PeakMemory memory(device);
   CellReport report(result_file);
   const auto timed = [&](const std::function<void()>& work) {
-    return time_device_runs(work, device, static_cast<int>(bench.warmup), static_cast<int>(bench.repeats));
+    return time_wall(work, device, static_cast<int>(bench.warmup), static_cast<int>(bench.repeats));
   };
   std::string phase = "model";
   try {

@@ -12,14 +12,6 @@
 namespace convpt::bench {
 namespace {
 
-void synchronize(torch::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
-
-Timing time_on(torch::Device device, const std::function<void()>& work, int warmup, int repeats) {
-  return time_runs([&] { work(), synchronize(device); }, warmup, repeats);
-}
-
 // LibTorch's own depthwise convolution, as a user would call it on the model's [B, T, C] layout: transpose to
 // [B, C, T], expand the per-head taps to one filter per channel, pad like the op's window, transpose back.
 torch::Tensor torch_depthwise_conv1d(const torch::Tensor& x, const torch::Tensor& taps) {
@@ -38,10 +30,10 @@ MachineLimits measure_machine_limits(torch::Dtype dtype, torch::Device device) {
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const torch::Tensor source = torch::rand({64 << 20}, options);  // 256 MB: far beyond the caches
   torch::Tensor target = torch::empty_like(source);
-  const Timing copy = time_on(device, [&] { target.copy_(source); }, 1, 5);
+  const Timing copy = time_device([&] { target.copy_(source); }, device, 1, 5);
   limits.copy_gb_per_s = 2.0 * source.numel() * source.element_size() / (copy.median_ms * 1e6);
   const torch::Tensor a = torch::randn({2048, 2048}, options.dtype(dtype)), b = torch::randn_like(a);
-  const Timing gemm = time_on(device, [&] { torch::mm(a, b); }, 1, 5);
+  const Timing gemm = time_device([&] { torch::mm(a, b); }, device, 1, 5);
   limits.gemm_gflop_per_s = 2.0 * 2048 * 2048 * 2048 / (gemm.median_ms * 1e6);
   return limits;
 }
@@ -58,11 +50,11 @@ std::vector<OpBenchRow> run_op_bench(const OpBenchOptions& o) {
     // Runs one op forward, and forward+backward with respect to all inputs, and records both rows.
     auto measure = [&](const std::string& name, int64_t k, const std::vector<torch::Tensor>& inputs,
                        const std::function<torch::Tensor()>& forward, double bytes_forward, double flops_forward) {
-      const Timing fwd = time_on(o.device, [&] { torch::NoGradGuard no_grad; forward(); }, o.warmup, o.repeats);
+      const Timing fwd = time_device([&] { torch::NoGradGuard no_grad; forward(); }, o.device, o.warmup, o.repeats);
       rows.push_back({name, "forward", o.batch, length, o.channels, k, fwd.median_ms, fwd.min_ms, fwd.max_ms,
                       bytes_forward, flops_forward});
-      const Timing both = time_on(o.device, [&] { torch::autograd::grad({forward()}, inputs, {grad_out}); },
-                                  o.warmup, o.repeats);
+      const Timing both = time_device([&] { torch::autograd::grad({forward()}, inputs, {grad_out}); }, o.device,
+                                      o.warmup, o.repeats);
       // Backward reads grad_out and the input again and writes grad_input: 2.5x the forward traffic in all; its
       // useful work is twice the forward's (input and weight gradients).
       rows.push_back({name, "forward+backward", o.batch, length, o.channels, k, both.median_ms, both.min_ms,
