@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The GPU check, for a fresh machine with an NVIDIA GPU, the CUDA 13 toolkit, a Python whose torch has CUDA (and
 # its C++ headers), CMake and ninja, and no network: unpacks the Debian packages that scripts/fetch_gpu_debs.sh
-# fetched beforehand into a private prefix, builds convpt with its CUDA kernels (only `convpt` and the CUDA test
-# binary), runs the `cuda` tests, the operator benchmark (B=8, T=4096, d=1024, k 3/7/31, bf16), an operator-level
-# sequence-length curve and the models' training-step curve (experiments/bench/gpu.yaml, input length 512..16384),
-# and writes logs and results into OUT_DIR. About 6 minutes on an H200 machine (16 cores): unpack and configure
-# 18 s, build 64 s, tests 37 s, model curve 3.8 min (results/gpu/README.md).
+# fetched beforehand into a private prefix, builds convpt with its CUDA kernels (only `convpt`, the CUDA test
+# binary and the kernel's tiling benchmark), runs the `cuda` tests, the tiling benchmark (each tiling checked against
+# a reference, then the bare forward kernel timed), the operator benchmark (B=8, T=4096, d=1024, k 3/7/31, bf16),
+# an operator-level sequence-length curve and the models' training-step curve (experiments/bench/gpu.yaml, input
+# length 512..16384), and writes logs and results into OUT_DIR. About 6 minutes on an H200 machine (16 cores):
+# unpack and configure 18 s, build 64 s, tests 37 s, model curve 3.8 min (results/gpu/README.md, before the tiling
+# benchmark joined the script: its build and run add about a minute).
 #
 # Usage: scripts/gpu_check.sh OUT_DIR [DEB_DIR (default .gpu-debs)]
 # Environment: CONVPT_TORCH_PYTHON (default: python3 on PATH), JOBS (default: all cores).
-# Exit status: 0 when the build and every CUDA test pass (the benchmarks are reported, never judged).
+# Exit status: 0 when the build, every CUDA test and the tiling benchmark's correctness checks pass (timings are
+# reported, never judged).
 set -euo pipefail
 out=$(mkdir -p "${1:?usage: scripts/gpu_check.sh OUT_DIR [DEB_DIR]}" && cd "$1" && pwd)
 cd "$(dirname "$0")/.."
@@ -60,8 +63,8 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCONVPT_CUDA=ON -DCO
   -DCMAKE_POLICY_VERSION_MINIMUM=3.5 -DCMAKE_PREFIX_PATH="$prefix/usr" -DPKG_CONFIG_EXECUTABLE="$prefix/usr/bin/pkgconf" > "$out/configure.log" 2>&1 \
   || { tail -40 "$out/configure.log" | tee -a "$summary"; exit 1; }
 
-step "build (convpt, convpt_cuda_tests; $jobs jobs)"
-ninja -C "$build" -j "$jobs" convpt convpt_cuda_tests > "$out/build.log" 2>&1 \
+step "build (convpt, convpt_cuda_tests, convpt_conv_tiling_bench; $jobs jobs)"
+ninja -C "$build" -j "$jobs" convpt convpt_cuda_tests convpt_conv_tiling_bench > "$out/build.log" 2>&1 \
   || { grep -B2 -A20 -m3 'error' "$out/build.log" | tee -a "$summary"; exit 1; }
 
 step "ctest -L cuda"
@@ -69,6 +72,10 @@ tests_rc=0
 ctest --test-dir "$build" -L cuda --no-tests=error --output-on-failure --timeout 600 \
   --output-junit "$out/ctest_cuda.xml" > "$out/ctest_cuda.log" 2>&1 || tests_rc=$?
 grep -E "tests passed|Skipped|Failed|\*\*\*" "$out/ctest_cuda.log" | tee -a "$summary" || true
+
+step "kernel tiling benchmark: B=8, T=4096, d=1024, H=16, bf16, k 3/7/31, kernel alone (CUDA events)"
+timeout 180 "$build/cuda/convpt_conv_tiling_bench" > "$out/conv_tiling_bench.txt" 2>&1 || tests_rc=$?
+cat "$out/conv_tiling_bench.txt" >> "$summary"
 
 convpt=$build/apps/convpt
 [ -x "$convpt" ] || convpt=$(find "$build" -name convpt -type f -perm -u+x | head -1)
@@ -89,5 +96,5 @@ timeout 360 "$convpt" bench --config experiments/bench/gpu.yaml --lengths 512,10
   --repeats 3 --no-plot --out "$out/model_curve" > "$out/bench_models.txt" 2>&1 || echo "model curve failed: rc $?" | tee -a "$summary"
 cat "$out/bench_models.txt" >> "$summary"
 
-step "done: cuda tests rc $tests_rc"
+step "done: cuda tests and tiling checks rc $tests_rc"
 exit "$tests_rc"
