@@ -18,19 +18,13 @@ namespace {
 using convpt::test::Conv;
 using Result = convpt::test::ConvResult;
 constexpr auto run = convpt::test::run_conv;
+using convpt::test::relative_error;
 const std::vector<std::pair<std::string, Conv>> implementations = {{"fast", depthwise_conv},
                                                                    {"reference", depthwise_conv_reference}};
 
 std::vector<double> values(const torch::Tensor& t) {
   const torch::Tensor d = t.detach().to(torch::kDouble).contiguous();
   return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
-}
-
-// max |a - b| / max(1, max |b|)
-double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.sizes() == b.sizes());
-  const torch::Tensor ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
-  return (ad - bd).abs().max().item<double>() / std::max(1.0, bd.abs().max().item<double>());
 }
 
 // A sequence [1, T, 1] (one batch, one channel) of doubles; reshaped where other shapes are needed.

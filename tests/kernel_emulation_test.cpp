@@ -17,18 +17,12 @@ using convpt::ops::ConvWindow;
 using convpt::ops::DepthwiseConvSpec;
 using convpt::test::ConvResult;
 
-// Random values on a 1/16 grid within [-4, 4]: exact in every float type, so one float64 reference serves all.
-torch::Tensor exact_randn(at::IntArrayRef sizes) {
-  return (torch::randn(sizes, torch::kDouble) * 16).round().clamp(-64, 64) / 16;
-}
-
-// max |a - b| / max(1, max |b|), in float64
-double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.sizes() == b.sizes());
-  const torch::Tensor ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
-  if (ad.numel() == 0) return 0;
-  return (ad - bd).abs().max().item<double>() / std::max(1.0, bd.abs().max().item<double>());
-}
+using convpt::test::bfloat16;
+using convpt::test::exact_randn;
+using convpt::test::float16;
+using convpt::test::float32;
+using convpt::test::float64;
+using convpt::test::Precision;
 
 // The kernels' forward, input gradient and weight gradient on CPU tensors of element type T, as the op calls them.
 template <typename T>
@@ -49,32 +43,26 @@ ConvResult emulated_conv(const cuda::emulation::EmulatedLauncher& launch, const 
   return r;
 }
 
-struct Precision {
-  torch::Dtype dtype;
-  double tolerance;  // outputs are rounded to the dtype once, after float32 (float64) sums
-};
-const std::vector<Precision> precisions = {
-    {torch::kDouble, 1e-12}, {torch::kFloat, 1e-5}, {torch::kBFloat16, 1e-2}, {torch::kHalf, 2e-3}};
+// The kernels on x, w and g in one precision, on the CPU through `launch`.
+ConvResult emulated(const cuda::emulation::EmulatedLauncher& launch, torch::Dtype dtype, const torch::Tensor& x,
+                    const torch::Tensor& w, const DepthwiseConvSpec& spec, const torch::Tensor& g) {
+  const auto as = [&](const torch::Tensor& t) { return t.to(dtype).contiguous(); };
+  switch (dtype) {
+    case torch::kDouble: return emulated_conv<double>(launch, as(x), as(w), spec, as(g));
+    case torch::kFloat: return emulated_conv<float>(launch, as(x), as(w), spec, as(g));
+    case torch::kBFloat16: return emulated_conv<__nv_bfloat16>(launch, as(x), as(w), spec, as(g));
+    case torch::kHalf: return emulated_conv<__half>(launch, as(x), as(w), spec, as(g));
+    default: throw std::invalid_argument(std::string("no element type for ") + c10::toString(dtype));
+  }
+}
 
 void check_against_reference(const torch::Tensor& x, const torch::Tensor& w, const DepthwiseConvSpec& spec,
-                             const torch::Tensor& g, const std::vector<Precision>& which = precisions,
+                             const torch::Tensor& g, const std::vector<Precision>& precisions,
                              const cuda::emulation::EmulatedLauncher& launch = {}) {
-  const ConvResult ref = convpt::test::run_conv(convpt::ops::depthwise_conv_reference, x, w, spec, g);
-  for (const auto& [dtype, tolerance] : which) {
-    CAPTURE(c10::toString(dtype));
-    const auto as = [&](const torch::Tensor& t) { return t.to(dtype).contiguous(); };
-    ConvResult r;
-    switch (dtype) {
-      case torch::kDouble: r = emulated_conv<double>(launch, as(x), as(w), spec, as(g)); break;
-      case torch::kFloat: r = emulated_conv<float>(launch, as(x), as(w), spec, as(g)); break;
-      case torch::kBFloat16: r = emulated_conv<__nv_bfloat16>(launch, as(x), as(w), spec, as(g)); break;
-      case torch::kHalf: r = emulated_conv<__half>(launch, as(x), as(w), spec, as(g)); break;
-      default: FAIL("no element type for " << c10::toString(dtype));
-    }
-    CHECK(relative_error(r.out, ref.out) < tolerance);
-    CHECK(relative_error(r.grad_x, ref.grad_x) < tolerance);
-    CHECK(relative_error(r.grad_weight, ref.grad_weight) < tolerance);
-  }
+  convpt::test::check_against_reference(
+      [&](torch::Dtype dtype, const torch::Tensor& xd, const torch::Tensor& wd, const DepthwiseConvSpec& sd,
+          const torch::Tensor& gd) { return emulated(launch, dtype, xd, wd, sd, gd); },
+      x, w, spec, g, precisions);
 }
 
 DepthwiseConvSpec spec_of(int64_t dilation, bool causal) {
@@ -140,7 +128,7 @@ TEST_CASE("emulated CUDA kernels equal the reference in forward and both gradien
       CAPTURE(dynamic, causal, dilation, k, C, H, T);
       const torch::Tensor x = exact_randn({B, T, C}), g = exact_randn({B, T, C});
       const torch::Tensor w = dynamic ? exact_randn({B, T, H, k}) : exact_randn({H, k});
-      check_against_reference(x, w, spec_of(dilation, causal), g, {precisions[1], precisions[2]});
+      check_against_reference(x, w, spec_of(dilation, causal), g, {float32, bfloat16});
     }
 }
 
@@ -150,7 +138,7 @@ TEST_CASE("emulated CUDA kernels in float64 and float16", "[depthwise_conv][emul
   torch::manual_seed(k);
   const torch::Tensor x = exact_randn({2, 150, 72}), g = exact_randn({2, 150, 72});
   const torch::Tensor w = dynamic ? exact_randn({2, 150, 8, k}) : exact_randn({72, k});
-  check_against_reference(x, w, spec_of(2, false), g, {precisions[0], precisions[3]});
+  check_against_reference(x, w, spec_of(2, false), g, {float64, float16});
 }
 
 TEST_CASE("emulated CUDA kernels on channel counts that rule out vector loads", "[depthwise_conv][emulation]") {
@@ -160,7 +148,7 @@ TEST_CASE("emulated CUDA kernels on channel counts that rule out vector loads", 
     CAPTURE(dynamic, C, H);
     const torch::Tensor x = exact_randn({3, 50, C}), g = exact_randn({3, 50, C});
     const torch::Tensor w = dynamic ? exact_randn({3, 50, H, 5}) : exact_randn({H, 5});
-    check_against_reference(x, w, spec_of(2, false), g, {precisions[1], precisions[2]});
+    check_against_reference(x, w, spec_of(2, false), g, {float32, bfloat16});
   }
 }
 
@@ -170,7 +158,7 @@ TEST_CASE("emulated CUDA kernels whatever the number of persistent blocks", "[de
   CAPTURE(resident);
   torch::manual_seed(3);
   const torch::Tensor x = exact_randn({2, 500, 136}), g = exact_randn({2, 500, 136});
-  check_against_reference(x, exact_randn({136, 9}), spec_of(2, true), g, {precisions[1]}, {.resident = resident});
+  check_against_reference(x, exact_randn({136, 9}), spec_of(2, true), g, {float32}, {.resident = resident});
 }
 
 TEST_CASE("emulated launch refuses a block that needs more shared memory than the device has", "[emulation]") {
