@@ -77,8 +77,7 @@ TEST_CASE("CUDA op equals the reference: forward, grad x, grad weight", "[depthw
   for (const int64_t H : {int64_t(1), int64_t(4), C})
     for (const int64_t T : {1, 3, 17, 64, 257}) {
       CAPTURE(dynamic, causal, dilation, k, C, H, T);
-      const torch::Tensor x = exact_randn({B, T, C}), g = exact_randn({B, T, C});
-      const torch::Tensor w = dynamic ? exact_randn({B, T, H, k}) : exact_randn({H, k});
+      const auto [x, w, g] = convpt::test::random_case(B, T, C, H, k, dynamic);
       check_against_reference(x, w, spec_of(dilation, causal), g);
     }
 }
@@ -87,10 +86,9 @@ TEST_CASE("CUDA op on channel counts that rule out vector loads", "[depthwise_co
   require_cuda();
   const bool dynamic = GENERATE(false, true);
   torch::manual_seed(5);
-  for (const auto& [C, H] : {std::pair<int64_t, int64_t>{5, 5}, {6, 3}, {70, 7}, {70, 1}}) {
+  for (const auto& [C, H] : convpt::test::unaligned_channels) {
     CAPTURE(dynamic, C, H);
-    const torch::Tensor x = exact_randn({3, 50, C}), g = exact_randn({3, 50, C});
-    const torch::Tensor w = dynamic ? exact_randn({3, 50, H, 5}) : exact_randn({H, 5});
+    const auto [x, w, g] = convpt::test::random_case(3, 50, C, H, 5, dynamic);
     check_against_reference(x, w, spec_of(2, false), g);
   }
 }

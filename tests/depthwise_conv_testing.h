@@ -39,6 +39,17 @@ inline torch::Tensor exact_randn(at::IntArrayRef sizes) {
   return (torch::randn(sizes, torch::kDouble) * 16).round().clamp(-64, 64) / 16;
 }
 
+// A case's inputs: x and g [B, T, C], taps [H, k] (static) or [B, T, H, k] (dynamic), all exact_randn.
+struct ConvCase {
+  torch::Tensor x, w, g;
+};
+inline ConvCase random_case(int64_t B, int64_t T, int64_t C, int64_t H, int64_t k, bool dynamic) {
+  return {exact_randn({B, T, C}), dynamic ? exact_randn({B, T, H, k}) : exact_randn({H, k}), exact_randn({B, T, C})};
+}
+
+// (C, H) pairs whose C rules out 16-byte vector loads, with heads of one channel, several, and all.
+inline const std::vector<std::pair<int64_t, int64_t>> unaligned_channels = {{5, 5}, {6, 3}, {70, 7}, {70, 1}};
+
 struct Precision {
   torch::Dtype dtype;
   double tolerance;  // outputs are rounded to the dtype once, after float32 (float64) sums
