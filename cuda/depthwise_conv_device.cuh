@@ -425,30 +425,32 @@ __global__ void __launch_bounds__(kThreads, Tiling::MinBlocks)
 }
 
 // The static weight gradient's shared memory: an input tile with a pass's halo, and a pass's sums per channel.
-size_t weight_grad_shared_bytes(size_t acc_size) { return acc_size * kTileC * ((kTileM + kPass - 1) + kPass); }
+size_t weight_grad_shared_bytes(size_t acc_size, int pass) { return acc_size * kTileC * ((kTileM + pass - 1) + pass); }
 
 // Static taps, first stage: block (group, channel tile) sums grad_out[t, c] * x[t + (j - P) * dilation, c] over its
-// row tiles into partial[group][j][c]. Each thread accumulates kPass taps of its channels in registers over all
-// its rows; the kThreadsM threads of a channel are then added in a fixed order.
-template <typename T>
+// row tiles into partial[group][j][c]. Each thread accumulates Pass taps of its channels in registers over all
+// its rows; the kThreadsM threads of a channel are then added in a fixed order. Pass (a multiple of kChunk, at most
+// kPass) is the smallest that holds k, or kPass: small k then keeps few accumulators, so more blocks fit.
+template <typename T, int Pass>
 __global__ void __launch_bounds__(kThreads)
     static_weight_grad_kernel(Geometry g, const T* __restrict__ x, const T* __restrict__ grad_out,
                               acc_t<T>* __restrict__ partial, int64_t tiles_per_group, bool aligned) {
   using A = acc_t<T>;
   unsigned char* shared = dynamic_shared_memory();
-  A* in_s = reinterpret_cast<A*>(shared);         // [kTileM + kPass - 1][kTileC]
-  A* sum_s = in_s + (kTileM + kPass - 1) * kTileC;  // [kPass][kTileC]
+  A* in_s = reinterpret_cast<A*>(shared);         // [kTileM + Pass - 1][kTileC]
+  A* sum_s = in_s + (kTileM + Pass - 1) * kTileC;  // [Pass][kTileC]
 
   const int64_t group = blockIdx.x, c0 = int64_t(blockIdx.y) * kTileC;
   const int64_t first = group * tiles_per_group, last = smaller(first + tiles_per_group, g.row_tiles());
   const int width = int(smaller(kTileC, g.C - c0));
   const int tx = threadIdx.x % kThreadsC, ty = threadIdx.x / kThreadsC;
   const int cl = tx * kVec;
+  static_assert(Pass % kChunk == 0 && Pass <= kPass);
 
-  for (int64_t j0 = 0; j0 < g.k; j0 += kPass) {
-    const int taps = int(smaller(kPass, g.k - j0));
+  for (int64_t j0 = 0; j0 < g.k; j0 += Pass) {
+    const int taps = int(smaller(Pass, g.k - j0));
     const int padded = (taps + kChunk - 1) / kChunk * kChunk;
-    A part[kPass][kVec] = {};
+    A part[Pass][kVec] = {};
     for (int64_t index = first; index < last; ++index) {
       const Tile tile(g, index);
       if (tile.m0 >= tile.length) continue;
@@ -467,7 +469,7 @@ __global__ void __launch_bounds__(kThreads)
       const A* rows = in_s + ty * kRows * kTileC + cl;
       A win[kRows + kChunk - 1][kVec];
 #pragma unroll
-      for (int chunk = 0; chunk < kPass / kChunk; ++chunk) {
+      for (int chunk = 0; chunk < Pass / kChunk; ++chunk) {
         const int jc = chunk * kChunk;
         if (jc >= padded) break;
 #pragma unroll
@@ -487,7 +489,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int y = 0; y < kThreadsM; ++y) {
       if (ty == y)
 #pragma unroll
-        for (int jr = 0; jr < kPass; ++jr)
+        for (int jr = 0; jr < Pass; ++jr)
 #pragma unroll
           for (int v = 0; v < kVec; ++v) sum_s[jr * kTileC + cl + v] = (y > 0 ? sum_s[jr * kTileC + cl + v] : A(0)) + part[jr][v];
       __syncthreads();
@@ -681,8 +683,19 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
   }
   const Groups groups = static_groups(g);
   auto* partial = static_cast<acc_t<T>*>(workspace);
-  launch("weight gradient", static_weight_grad_kernel<T>, grid(groups.count, channel_tiles(g)), kThreads,
-         weight_grad_shared_bytes(sizeof(acc_t<T>)), g, x_t, go_t, partial, groups.tiles_per_group, al);
+  const auto first_stage = [&](auto pass) {
+    launch("weight gradient", static_weight_grad_kernel<T, pass()>, grid(groups.count, channel_tiles(g)), kThreads,
+           weight_grad_shared_bytes(sizeof(acc_t<T>), pass()), g, x_t, go_t, partial, groups.tiles_per_group, al);
+  };
+  using std::integral_constant;
+  if (g.k <= 4)
+    first_stage(integral_constant<int, 4>{});
+  else if (g.k <= 8)
+    first_stage(integral_constant<int, 8>{});
+  else if (g.k <= 16)
+    first_stage(integral_constant<int, 16>{});
+  else
+    first_stage(integral_constant<int, kPass>{});
   launch("weight gradient (sum)", sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, g, groups.count,
          static_cast<const acc_t<T>*>(partial), gw_t);
 }
