@@ -48,10 +48,11 @@ namespace convpt::cuda::emulation {
 #error "block_emulator.h: the fiber switch is written for x86-64"
 #endif
 extern "C" void convpt_emulator_switch(void** from, void* to);
+// Weak, so that every translation unit that includes this header may define it: the linker keeps one.
 asm(R"(
-    .text
+    .pushsection .text
     .p2align 4
-    .globl convpt_emulator_switch
+    .weak convpt_emulator_switch
     .type convpt_emulator_switch, @function
 convpt_emulator_switch:
     pushq %rbp
@@ -76,6 +77,7 @@ convpt_emulator_switch:
     popq %rbp
     ret
     .size convpt_emulator_switch, .-convpt_emulator_switch
+    .popsection
 )");
 
 // The block being run: its threads' fibers and its dynamic shared memory.
