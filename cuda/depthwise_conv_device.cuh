@@ -627,10 +627,14 @@ void launch_conv(const Launcher& launch, const Geometry& g, const T* in, const T
   ConvWork work = conv_work<Tiling>(g);
   const size_t shared = Tiling::Stages * conv_stage_bytes<T, Tiling>(work.pass_taps, dynamic);
   unsigned blocks = persistent_blocks(launch, kernel, shared, work.tiles, what);
-  // A multiple of the channel tiles keeps every block on one channel tile, so its static taps can stay.
+  // A grid that is a multiple of the channel tiles keeps every block on one channel tile, so its static taps can
+  // stay; worth rounding the grid down for only while that keeps nearly all of it.
   const uint32_t channel_tiles = work.channel_tiles.divisor;
-  if (blocks > channel_tiles) blocks -= blocks % channel_tiles;
-  work.keep_taps = blocks % channel_tiles == 0 && Tiling::Stages % work.passes.divisor == 0;
+  const unsigned rounded = blocks - blocks % channel_tiles;
+  if (!dynamic && Tiling::Stages % work.passes.divisor == 0 && rounded > 0 && rounded * 10 >= blocks * 9) {
+    blocks = rounded;
+    work.keep_taps = true;
+  }
   launch(what, kernel, dim3(blocks), kThreads, shared, g, work, in, w, out, aligned);
 }
 

@@ -2,8 +2,9 @@
 // cuda/emulation/block_emulator.h, against the float64 reference: forward and both gradients, over kernel sizes
 // (beyond one shared-memory pass of taps too), lengths (T < k too), heads, channel counts (beyond one tile, and
 // ruling out vector loads), dilations, windows, static and dynamic taps, in every dtype the kernels take. The
-// same source that nvcc compiles for the GPU, so every change to a kernel's indexing, tiling or barriers is checked
-// on any machine; tests/depthwise_conv_cuda_test.cpp checks the real thing where a GPU is.
+// same source that nvcc compiles for the GPU, so a kernel's indexing, tiling, barriers and cp.async waits are checked
+// on any machine, within what the emulator models (see there); tests/depthwise_conv_cuda_test.cpp checks the real
+// thing where a GPU is.
 #include "testing.h"  // first: see there
 
 #include "depthwise_conv_device.cuh"  // after LibTorch: the emulator redefines CUDA's keywords

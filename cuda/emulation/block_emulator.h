@@ -3,18 +3,24 @@
 // machine without a GPU (tests/kernel_emulation_test.cpp). Include it instead of nvcc's built-ins (see
 // ../kernel_builtins.h) and compile the kernel source with a host compiler.
 //
-// Blocks run one after another; the threads of a block run as fibers on one OS thread, each until its next
-// __syncthreads, in thread order, so every run is deterministic (x86-64 hosts). Modelled: threadIdx, blockIdx, blockDim, gridDim;
-// __syncthreads, which threads that have exited no longer wait for (as on sm_70 and later); static and dynamic
-// shared memory, the dynamic one filled with 0xff bytes first (NaN in every float type), so a read of shared memory
-// no thread wrote shows up in the results; cp.async, as a copy done at once. Not modelled: warps and their
-// intrinsics, memory ordering, a cp.async read before its wait, timing.
+// Blocks run one after another; the threads of a block run as fibers on one OS thread (x86-64 hosts), each until its
+// next __syncthreads, in thread order, reversed every other barrier interval, so a thread that reads what another
+// has not yet written before the barrier meets it either way; every run is deterministic. Modelled: threadIdx,
+// blockIdx, blockDim, gridDim; __syncthreads, which threads that have exited no longer wait for (as on sm_70 and
+// later); dynamic shared memory, filled with 0xff bytes first (NaN in every float type), so a read of what no thread
+// wrote shows up in the results; static shared memory (one per kernel, not poisoned); cp.async (16-byte aligned
+// copies of 4, 8 or 16 bytes, else abort): its destination is poisoned at issue and written only when a
+// __pipeline_wait_prior lets its commit group complete, so a read before the wait, or before the barrier after
+// another thread's wait, reads NaN. Not modelled: warps and their intrinsics, memory ordering beyond that, barriers
+// reached at different places, timing.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>  // dim3, uint3, cudaStream_t (types only: nothing here calls the runtime)
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -99,11 +105,15 @@ class Block {
       if (!f.stack) f.stack = std::make_unique_for_overwrite<uint64_t[]>(kStackWords);
       f.sp = initial_stack(f.stack.get() + kStackWords);
       f.finished = false;
+      f.open.clear();
+      f.committed.clear();
     }
     // Each round resumes every live thread until it reaches the next barrier or returns.
-    for (bool waiting = true; waiting;) {
+    bool reversed = false;
+    for (bool waiting = true; waiting; reversed = !reversed) {
       waiting = false;
-      for (current_ = 0; current_ < threads; ++current_) {
+      for (unsigned i = 0; i < threads; ++i) {
+        current_ = reversed ? threads - 1 - i : i;
         Fiber& f = fibers_[current_];
         if (f.finished) continue;
         threadIdx = {current_ % blockDim.x, current_ / blockDim.x % blockDim.y, current_ / (blockDim.x * blockDim.y)};
@@ -115,16 +125,47 @@ class Block {
 
   void barrier() { convpt_emulator_switch(&fibers_[current_].sp, scheduler_sp_); }
 
+  // cp.async of the running thread: copies wait in commit groups until a wait lets their group complete.
+  void copy_async(void* dst, const void* src, size_t bytes) {
+    if ((bytes != 4 && bytes != 8 && bytes != 16) || reinterpret_cast<uintptr_t>(dst) % bytes != 0 ||
+        reinterpret_cast<uintptr_t>(src) % bytes != 0) {
+      std::fprintf(stderr, "emulated cp.async: %zu bytes from %p to %p: misaligned or of a size cp.async lacks\n",
+                   bytes, src, dst);
+      std::abort();
+    }
+    std::memset(dst, 0xff, bytes);
+    fibers_[current_].open.push_back({dst, src, bytes});
+  }
+  void commit() {
+    Fiber& f = fibers_[current_];
+    f.committed.push_back(std::move(f.open));
+    f.open.clear();
+  }
+  void wait_prior(size_t pending) {  // completes all but the newest `pending` commit groups
+    Fiber& f = fibers_[current_];
+    while (f.committed.size() > pending) {
+      for (const Copy& c : f.committed.front()) std::memcpy(c.dst, c.src, c.bytes);
+      f.committed.erase(f.committed.begin());
+    }
+  }
+
   unsigned char* shared_memory() {  // 16-byte aligned, as CUDA's
     return reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(shared_.data()) + 15) / 16 * 16);
   }
 
  private:
   static constexpr size_t kStackWords = 32 << 10;  // 256 KiB
+  struct Copy {
+    void* dst;
+    const void* src;
+    size_t bytes;
+  };
   struct Fiber {
     void* sp = nullptr;
     std::unique_ptr<uint64_t[]> stack;
     bool finished = false;
+    std::vector<Copy> open;                     // cp.async issued since the last commit
+    std::vector<std::vector<Copy>> committed;   // commit groups not yet completed, oldest first
   };
 
   // A stack that convpt_emulator_switch resumes into thread_main: the control words, six registers, then
@@ -196,9 +237,11 @@ struct EmulatedLauncher {
 
 inline void __syncthreads() { convpt::cuda::emulation::Block::current().barrier(); }
 
-inline void __pipeline_memcpy_async(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-inline void __pipeline_commit() {}
-inline void __pipeline_wait_prior(size_t) {}
+inline void __pipeline_memcpy_async(void* dst, const void* src, size_t bytes) {
+  convpt::cuda::emulation::Block::current().copy_async(dst, src, bytes);
+}
+inline void __pipeline_commit() { convpt::cuda::emulation::Block::current().commit(); }
+inline void __pipeline_wait_prior(size_t pending) { convpt::cuda::emulation::Block::current().wait_prior(pending); }
 
 namespace convpt::cuda {
 inline unsigned char* dynamic_shared_memory() { return emulation::Block::current().shared_memory(); }
