@@ -6,7 +6,8 @@
 //   ninja -C build convpt_conv_tiling_bench && build/cuda/convpt_conv_tiling_bench   (or nvcc -O3 -std=c++17
 //   -arch=sm_90 cuda/tuning/conv_tiling_bench.cu -o conv_tiling_bench: it needs nothing else)
 //
-// `conv_tiling_bench profile` runs only the production tiling's forward once per k, for a profiler (ncu).
+// It also times the production backward kernels (input gradient, static weight gradient) at that shape.
+// `conv_tiling_bench profile` runs only the production forward and backward kernels once per k, for a profiler (ncu).
 // Exit status 1 if any candidate computes a wrong result.
 #include "../depthwise_conv_kernels.cu"
 
@@ -143,6 +144,44 @@ bool run_candidate(const char* name, const Buffers& buffers, double copy_gbs, st
   return ok;
 }
 
+// The production backward at the benchmark shape: the input gradient (the conv kernel, transposed) and the static
+// weight gradient (two-stage reduction), each timed alone. Their correctness is the CUDA tests' (ctest -L cuda).
+struct Backward {
+  const Buffers& buffers;
+  __nv_bfloat16* grad_w;
+  void* workspace;
+
+  void input_grad(const ConvShape& s, int i) const {
+    conv<__nv_bfloat16>(DeviceLauncher{nullptr}, s, buffers.x[i % kInputs], buffers.w, buffers.y[i % kInputs], true);
+  }
+  void weight_grad(const ConvShape& s, int i) const {
+    convpt::cuda::weight_grad<__nv_bfloat16>(DeviceLauncher{nullptr}, s, buffers.x[i % kInputs],
+                                             buffers.y[(i + 1) % kInputs], grad_w, workspace);
+  }
+};
+
+Backward backward_of(const Buffers& buffers) {
+  size_t workspace_bytes = 0;
+  for (const int64_t k : {3, 7, 31})
+    workspace_bytes = std::max(workspace_bytes, weight_grad_workspace<__nv_bfloat16>({kB, kT, kC, kH, k, 0, 1, false}));
+  Backward b{buffers, nullptr, nullptr};
+  check(cudaMalloc(&b.grad_w, kH * 31 * sizeof(__nv_bfloat16)), "cudaMalloc");
+  check(cudaMalloc(&b.workspace, workspace_bytes), "cudaMalloc");
+  return b;
+}
+
+void time_backward(const Backward& backward, double copy_gbs) {
+  for (const int64_t k : {3, 7, 31}) {
+    const ConvShape s{kB, kT, kC, kH, k, (k - 1) / 2, 1, false};
+    const double bytes = (2.0 * kB * kT * kC + kH * k) * sizeof(__nv_bfloat16);  // two [B, T, C] tensors and taps
+    const float input_ms = median_ms([&](int i) { backward.input_grad(s, i); });
+    const float weight_ms = median_ms([&](int i) { backward.weight_grad(s, i); });
+    for (const auto& [what, ms] : {std::pair<const char*, float>{"input grad", input_ms}, {"weight grad", weight_ms}})
+      std::printf("  production %-11s k=%-3lld %8.4f ms %7.0f GB/s %5.1f%% of copy\n", what, (long long)k, ms,
+                  bytes / (ms * 1e6), 100 * bytes / (ms * 1e6) / copy_gbs);
+  }
+}
+
 }  // namespace
 }  // namespace convpt::cuda
 
@@ -156,10 +195,14 @@ int main(int argc, char** argv) {
     check(cudaMalloc(&buffers.y[i], n * sizeof(__nv_bfloat16)), "cudaMalloc");
   }
   buffers.w = random_device<__nv_bfloat16>(kH * 31, rng);
+  const Backward backward = backward_of(buffers);
   if (argc > 1 && std::string(argv[1]) == "profile") {
-    for (const int64_t k : {3, 7, 31})
-      conv<__nv_bfloat16>(DeviceLauncher{nullptr}, {kB, kT, kC, kH, k, (k - 1) / 2, 1, false}, buffers.x[0],
-                          buffers.w, buffers.y[0], false);
+    for (const int64_t k : {3, 7, 31}) {
+      const ConvShape s{kB, kT, kC, kH, k, (k - 1) / 2, 1, false};
+      conv<__nv_bfloat16>(DeviceLauncher{nullptr}, s, buffers.x[0], buffers.w, buffers.y[0], false);
+      backward.input_grad(s, 0);
+      backward.weight_grad(s, 0);
+    }
     check(cudaDeviceSynchronize(), "profile runs");
     return 0;
   }
@@ -172,6 +215,7 @@ int main(int argc, char** argv) {
               (long long)(n * 2 >> 20), copy_ms, copy_gbs);
   bool ok = true;
   ok &= run_candidate<ConvTile<__nv_bfloat16, false>>("production", buffers, copy_gbs, rng);
+  time_backward(backward, copy_gbs);
   ok &= run_candidate<ConvTiling<8, 2, 2, 1>>("rows8 vec2 st2 mb1", buffers, copy_gbs, rng);
   ok &= run_candidate<ConvTiling<8, 2, 2, 3>>("rows8 vec2 st2 mb3", buffers, copy_gbs, rng);
   ok &= run_candidate<ConvTiling<8, 2, 2, 4>>("rows8 vec2 st2 mb4", buffers, copy_gbs, rng);
