@@ -1,6 +1,11 @@
 // The depthwise conv op on a CUDA device: the kernels of depthwise_conv_device.cuh, launched with the CUDA runtime.
 #include "depthwise_conv_device.cuh"
 
+#include <map>
+#include <mutex>
+#include <optional>
+#include <tuple>
+
 namespace convpt::cuda {
 namespace {
 
@@ -9,13 +14,56 @@ void check_launch(const char* what) {
     throw std::runtime_error(std::string("depthwise_conv CUDA ") + what + ": " + cudaGetErrorString(status));
 }
 
-// Lets `kernel` use `shared_bytes` of dynamic shared memory: an opt-in above the default 48 KiB.
-template <typename Kernel>
-void allow_shared_bytes(Kernel kernel, size_t shared_bytes, const char* what) {
-  if (shared_bytes > 48 * 1024 &&
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)) != cudaSuccess)
-    check_launch(what);
+int current_device(const char* what) {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) check_launch(what);
+  return device;
 }
+
+// Per-kernel facts that cost a runtime call each (several microseconds of host time per launch, which small
+// sequences feel), found once per kernel, device and shared-memory size.
+class KernelFacts {
+ public:
+  // Lets `kernel` use `shared_bytes` of dynamic shared memory: an opt-in above the default 48 KiB.
+  template <typename Kernel>
+  static void allow_shared_bytes(Kernel kernel, size_t shared_bytes, const char* what) {
+    if (shared_bytes <= 48 * 1024) return;
+    const Key key{reinterpret_cast<const void*>(kernel), current_device(what), 0, shared_bytes};
+    if (known(key)) return;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)) != cudaSuccess)
+      check_launch(what);
+    remember(key, 1);
+  }
+
+  // Blocks of `kernel` that the device runs at once.
+  template <typename Kernel>
+  static int64_t resident_blocks(Kernel kernel, int threads, size_t shared_bytes, const char* what) {
+    const int device = current_device(what);
+    const Key key{reinterpret_cast<const void*>(kernel), device, threads, shared_bytes};
+    if (const auto blocks = known(key)) return *blocks;
+    int sms = 0, per_sm = 0;
+    allow_shared_bytes(kernel, shared_bytes, what);  // the occupancy query counts only what the kernel may use
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, shared_bytes) != cudaSuccess)
+      check_launch(what);
+    remember(key, int64_t(per_sm) * sms);
+    return int64_t(per_sm) * sms;
+  }
+
+ private:
+  using Key = std::tuple<const void*, int, int, size_t>;  // kernel, device, threads (0: the opt-in), shared bytes
+  static std::optional<int64_t> known(const Key& key) {
+    const std::lock_guard lock(mutex_);
+    const auto it = facts_.find(key);
+    return it == facts_.end() ? std::nullopt : std::optional<int64_t>(it->second);
+  }
+  static void remember(const Key& key, int64_t value) {
+    const std::lock_guard lock(mutex_);
+    facts_[key] = value;
+  }
+  static inline std::mutex mutex_;
+  static inline std::map<Key, int64_t> facts_;
+};
 
 // The Launcher of depthwise_conv_device.cuh for the current device.
 struct DeviceLauncher {
@@ -24,20 +72,14 @@ struct DeviceLauncher {
   template <typename... Params, typename... Args>
   void operator()(const char* what, void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes,
                   Args... args) const {
-    allow_shared_bytes(kernel, shared_bytes, what);
+    KernelFacts::allow_shared_bytes(kernel, shared_bytes, what);
     kernel<<<blocks, threads, shared_bytes, stream>>>(args...);
     check_launch(what);
   }
 
   template <typename Kernel>
   int64_t resident_blocks(Kernel kernel, int threads, size_t shared_bytes, const char* what) const {
-    int device = 0, sms = 0, per_sm = 0;
-    allow_shared_bytes(kernel, shared_bytes, what);  // the occupancy query counts only what the kernel may use
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, shared_bytes) != cudaSuccess)
-      check_launch(what);
-    return int64_t(per_sm) * sms;
+    return KernelFacts::resident_blocks(kernel, threads, shared_bytes, what);
   }
 
   void zero(void* p, size_t bytes, const char* what) const {
