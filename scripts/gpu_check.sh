@@ -5,12 +5,14 @@
 # binary and the kernel's tiling benchmark), runs the `cuda` tests, the tiling benchmark (each tiling checked against
 # a reference, then the bare forward kernel timed), the operator benchmark (B=8, T=4096, d=1024, k 3/7/31, bf16),
 # an operator-level sequence-length curve and the models' training-step curve (experiments/bench/gpu.yaml, input
-# length 512..16384), and writes logs and results into OUT_DIR. About 6 minutes on an H200 machine (16 cores):
-# unpack and configure 18 s, build 64 s, tests 37 s, model curve 3.8 min (results/gpu/README.md, before the tiling
-# benchmark joined the script: its build and run add about a minute).
+# length 512..16384), optionally an Nsight Compute profile of the production kernels, and writes logs and results
+# into OUT_DIR. About 6 minutes on an H200 machine (16 cores): unpack and configure 18 s, build 64 s, tests 37 s,
+# model curve 3.8 min (results/gpu/README.md, before the tiling benchmark joined the script: its build and run add
+# about a minute).
 #
 # Usage: scripts/gpu_check.sh OUT_DIR [DEB_DIR (default .gpu-debs)]
-# Environment: CONVPT_TORCH_PYTHON (default: python3 on PATH), JOBS (default: all cores).
+# Environment: CONVPT_TORCH_PYTHON (default: python3 on PATH), JOBS (default: all cores), CONVPT_GPU_PROFILE=1 (the
+# ncu profile).
 # Exit status: 0 when the build, every CUDA test and the tiling benchmark's correctness checks pass (timings are
 # reported, never judged).
 set -euo pipefail
@@ -76,6 +78,20 @@ grep -E "tests passed|Skipped|Failed|\*\*\*" "$out/ctest_cuda.log" | tee -a "$su
 step "kernel tiling benchmark: B=8, T=4096, d=1024, H=16, bf16, k 3/7/31, kernel alone (CUDA events)"
 timeout 180 "$build/cuda/convpt_conv_tiling_bench" > "$out/conv_tiling_bench.txt" 2>&1 || tests_rc=$?
 cat "$out/conv_tiling_bench.txt" >> "$summary"
+
+# With CONVPT_GPU_PROFILE=1, Nsight Compute's view of the production kernels (forward, input gradient, weight
+# gradient at k 3/7/31): what bounds each one. Off by default: it adds about a minute.
+ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
+if [ "${CONVPT_GPU_PROFILE:-0}" = 1 ]; then
+  [ -n "$ncu" ] || { echo "CONVPT_GPU_PROFILE=1 but no ncu on this machine" | tee -a "$summary"; exit 1; }
+  step "ncu profile of the production kernels"
+  timeout 150 "$ncu" --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+    --section MemoryWorkloadAnalysis --section WarpStateStats --section SchedulerStats \
+    -k regex:'conv_kernel|static_weight_grad' "$build/cuda/convpt_conv_tiling_bench" profile \
+    > "$out/ncu.txt" 2>&1 || echo "ncu failed: rc $?" | tee -a "$summary"
+  grep -E "^  [a-z_]|Duration|DRAM Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Issued Warp" \
+    "$out/ncu.txt" >> "$summary" || true
+fi
 
 convpt=$build/apps/convpt
 [ -x "$convpt" ] || convpt=$(find "$build" -name convpt -type f -perm -u+x | head -1)
