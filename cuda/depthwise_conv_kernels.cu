@@ -21,18 +21,20 @@ int current_device(const char* what) {
 }
 
 // Per-kernel facts that cost a runtime call each (several microseconds of host time per launch, which small
-// sequences feel), found once per kernel, device and shared-memory size.
+// sequences feel), found once per kernel and device (and size).
 class KernelFacts {
  public:
-  // Lets `kernel` use `shared_bytes` of dynamic shared memory: an opt-in above the default 48 KiB.
+  // Lets `kernel` use `shared_bytes` of dynamic shared memory: an opt-in above the default 48 KiB. The opt-in sets
+  // the kernel's limit, lower as well as higher, so it only ever raises it: every size asked for before still fits.
   template <typename Kernel>
   static void allow_shared_bytes(Kernel kernel, size_t shared_bytes, const char* what) {
     if (shared_bytes <= 48 * 1024) return;
-    const Key key{reinterpret_cast<const void*>(kernel), current_device(what), 0, shared_bytes};
-    if (known(key)) return;
+    const std::lock_guard lock(mutex_);
+    size_t& allowed = allowed_bytes_[{reinterpret_cast<const void*>(kernel), current_device(what)}];
+    if (shared_bytes <= allowed) return;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)) != cudaSuccess)
       check_launch(what);
-    remember(key, 1);
+    allowed = shared_bytes;
   }
 
   // Blocks of `kernel` that the device runs at once.
@@ -51,7 +53,7 @@ class KernelFacts {
   }
 
  private:
-  using Key = std::tuple<const void*, int, int, size_t>;  // kernel, device, threads (0: the opt-in), shared bytes
+  using Key = std::tuple<const void*, int, int, size_t>;  // kernel, device, threads, shared bytes
   static std::optional<int64_t> known(const Key& key) {
     const std::lock_guard lock(mutex_);
     const auto it = facts_.find(key);
@@ -62,7 +64,8 @@ class KernelFacts {
     facts_[key] = value;
   }
   static inline std::mutex mutex_;
-  static inline std::map<Key, int64_t> facts_;
+  static inline std::map<Key, int64_t> facts_;                                 // resident blocks
+  static inline std::map<std::pair<const void*, int>, size_t> allowed_bytes_;  // (kernel, device): opted-in bytes
 };
 
 // The Launcher of depthwise_conv_device.cuh for the current device.

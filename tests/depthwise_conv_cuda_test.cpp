@@ -119,6 +119,18 @@ TEST_CASE("CUDA op on a large batch x channels (B = 8, T = 4096, C = 1024)", "[d
   check_against_reference(x, w, spec_of(1, false), g, {float32, bfloat16});
 }
 
+TEST_CASE("CUDA op after a smaller shared-memory size of the same kernel", "[depthwise_conv][cuda]") {
+  // float32 at k = 31 asks for more shared memory than at k = 7 (both above the 48 KiB default): the kernel's opt-in
+  // must still cover k = 31 after k = 7 has run.
+  require_cuda();
+  torch::manual_seed(13);
+  for (const int64_t k : {31, 7, 31}) {
+    CAPTURE(k);
+    const auto [x, w, g] = convpt::test::random_case(2, 300, 256, 256, k, false);
+    check_against_reference(x, w, spec_of(1, false), g, {float32});
+  }
+}
+
 TEST_CASE("CUDA op on non-contiguous inputs equals the reference", "[depthwise_conv][cuda]") {
   require_cuda();
   torch::manual_seed(7);

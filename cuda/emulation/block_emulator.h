@@ -8,8 +8,8 @@
 // has not yet written before the barrier meets it either way; every run is deterministic. Modelled: threadIdx,
 // blockIdx, blockDim, gridDim; __syncthreads, which threads that have exited no longer wait for (as on sm_70 and
 // later); dynamic shared memory, filled with 0xff bytes first (NaN in every float type), so a read of what no thread
-// wrote shows up in the results; static shared memory (one per kernel, not poisoned); cp.async (16-byte aligned
-// copies of 4, 8 or 16 bytes, else abort): its destination is poisoned at issue and written only when a
+// wrote shows up in the results; static shared memory (one per kernel, not poisoned); cp.async (copies of 4, 8 or
+// 16 bytes, aligned to their size, else abort): its destination is poisoned at issue and written only when a
 // __pipeline_wait_prior lets its commit group complete, so a read before the wait, or before the barrier after
 // another thread's wait, reads NaN. Not modelled: warps and their intrinsics, memory ordering beyond that, barriers
 // reached at different places, timing.

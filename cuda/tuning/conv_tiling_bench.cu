@@ -193,6 +193,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kInputs; ++i) {
     buffers.x[i] = random_device<__nv_bfloat16>(n, rng);
     check(cudaMalloc(&buffers.y[i], n * sizeof(__nv_bfloat16)), "cudaMalloc");
+    check(cudaMemset(buffers.y[i], 0, n * sizeof(__nv_bfloat16)), "cudaMemset");  // the weight gradient reads them
   }
   buffers.w = random_device<__nv_bfloat16>(kH * 31, rng);
   const Backward backward = backward_of(buffers);
