@@ -18,6 +18,11 @@
 // window mirrored (offset k - 1 - P); for dynamic taps it takes the taps of the input position instead of the
 // output position, which turns the scatter into a gather.
 //
+// Static 16-bit taps (the lightweight and dilated models in bf16) take a second conv kernel, on the tensor cores:
+// see mma_conv_kernel. The multiply-add kernel is issue-bound at large k (one fp32 multiply-add per tap and output);
+// as a matrix product the taps cost next to nothing, and the kernel is left with moving memory. conv() picks it
+// wherever it takes the shape.
+//
 // A Launcher provides: operator()(what, kernel, grid, threads, shared_bytes, args...) launches; resident_blocks(
 // kernel, threads, shared_bytes, what) says how many blocks of `kernel` run at once (0: one does not fit);
 // zero(pointer, bytes, what) clears memory. All asynchronous on the launcher's stream; failures throw.
@@ -229,8 +234,9 @@ struct Stage {
 };
 
 // Starts copying steps [m_begin, m_begin + rows) of src[b] in the tile's phase, channels [c0, c0 + width), into dst
-// (TileC columns, in T) with cp.async; zeros outside the sequence and from column `width` on are stored directly.
-template <typename T, int TileC>
+// (TileC columns, rows Stride elements apart, in T) with cp.async; zeros outside the sequence and from column
+// `width` on are stored directly.
+template <typename T, int TileC, int Stride = TileC>
 __device__ void load_rows_async(const Geometry& g, const T* __restrict__ src, const Tile& tile, int64_t m_begin,
                                 int rows, int64_t c0, int width, bool aligned, T* dst) {
   constexpr int L = kLoadVec<T>;
@@ -247,7 +253,7 @@ __device__ void load_rows_async(const Geometry& g, const T* __restrict__ src, co
   const int64_t at_step = row_step * g.dilation * g.C;
   for (; r < rows; r += row_step, m += row_step, at += at_step) {
     const bool in_time = m >= 0 && m < tile.length;
-    T* out = dst + r * TileC + c;
+    T* out = dst + r * Stride + c;
     if (in_time && vector) {
       __pipeline_memcpy_async(out, src + at, 16);
     } else {
@@ -424,6 +430,137 @@ __global__ void __launch_bounds__(kThreads, Tiling::MinBlocks)
   }
 }
 
+// The tensor-core conv (forward and input gradient; static taps in bf16 or fp16, float sums). Per channel, a conv
+// is a product of a banded matrix of taps with the sequence: for outputs y[base + r], r < 16,
+//   y[base + r] = sum over s, i < 16 of A_s[r][i] * x[base + 16 s + i],   A_s[r][i] = w[16 s + i - r]
+// (x indexed from the window's first step, w zero outside [0, k)). Laying 8 such blocks of 16 steps side by side as
+// the columns n of B_s[i][n] = x[16 n + 16 s + i] makes it mma.m16n8k16: D = sum_s A_s B_s, one 16 x 8 x 16 product
+// per step s of the ceil((k + 15) / 16) k-steps, with A_s shared by every block of the channel. Each product costs
+// one tensor-core instruction where the multiply-add kernel spends 128 x k / 32 (up to 16 x 16 / k of them on zero
+// taps, which the tensor cores do at no cost to the memory-bound whole).
+//
+// A block keeps one channel tile (8 channels per warp) and walks row tiles of kMmaTileM steps, double-buffered with
+// cp.async as the multiply-add kernel; rows are kMmaStride elements apart, so a warp's 16-byte row reads spread over
+// the banks. A lane's B words pair two consecutive steps of one channel, so it reads 16-byte rows (8 channels) and
+// pairs their halves. Its A words are two consecutive taps at an offset that depends on the lane, read from two
+// copies of the channel's zero-padded taps (word boundaries at even and at odd taps), staged once per block. The
+// lane's D values are 4 steps of the channel; with all 8 channels in hand it stores 16 bytes per step.
+constexpr int kMmaTileC = 64;                // channels per tile: 8 per warp
+constexpr int kMmaTileM = 256;               // steps per row tile: two column groups of 8 blocks of 16
+constexpr int kMmaStride = kMmaTileC + 8;    // elements between shared-memory rows
+constexpr int kMmaMaxTaps = 65;              // at most 5 k-steps; longer windows take the multiply-add kernel
+// Words between copies of the taps: as many as the largest k needs, so the kernel's tap offsets are constants.
+constexpr int kMmaStrip = 8 * ((kMmaMaxTaps + 30) / 16) + 8;
+static_assert(kThreads == 32 * kMmaTileC / 8 && kMmaTileM % 128 == 0);
+
+struct MmaLayout {
+  int k_steps;
+  __host__ __device__ explicit MmaLayout(int64_t k) : k_steps(int((k + 30) / 16)) {}
+  __host__ __device__ int rows() const { return kMmaTileM + 16 * (k_steps - 1); }  // input rows of a row tile
+  __host__ __device__ int taps_words() const { return 8 * k_steps + 8; }  // in a copy of a channel's padded taps
+  __host__ __device__ size_t taps_bytes() const { return size_t(kMmaTileC) * 2 * kMmaStrip * sizeof(uint32_t); }
+  __host__ __device__ size_t stage_bytes() const { return align16(size_t(rows()) * kMmaStride * 2); }
+  __host__ __device__ size_t shared_bytes() const { return taps_bytes() + 2 * stage_bytes(); }
+};
+
+// Two 16-bit values as one word, `low` in the low half.
+template <typename T>
+__device__ __forceinline__ uint32_t word_of(T low, T high) {
+  const Pack<T, 2> p{{low, high}};
+  uint32_t w;
+  memcpy(&w, &p, sizeof w);
+  return w;
+}
+// The low (high) halves of a and b as one word, a's in the low half: one PRMT.
+__device__ __forceinline__ uint32_t low_halves(uint32_t a, uint32_t b) { return byte_perm(a, b, 0x5410); }
+__device__ __forceinline__ uint32_t high_halves(uint32_t a, uint32_t b) { return byte_perm(a, b, 0x7632); }
+
+template <typename T, bool transposed>
+__global__ void __launch_bounds__(kThreads)
+    mma_conv_kernel(Geometry g, const T* __restrict__ in, const T* __restrict__ w, T* __restrict__ out) {
+  static_assert(sizeof(T) == 2);
+  using Row = Pack<uint32_t, 4>;  // 8 channels of one step
+  const MmaLayout layout(g.k);
+  const int rows = layout.rows();
+  constexpr int strip = kMmaStrip;
+  unsigned char* shared = dynamic_shared_memory();
+  uint32_t* taps_s = reinterpret_cast<uint32_t*>(shared);  // [kMmaTileC][2][kMmaStrip], taps_words() used
+  const auto input_s = [&](uint32_t s) {
+    return reinterpret_cast<T*>(shared + layout.taps_bytes() + s % 2 * layout.stage_bytes());
+  };
+  const int64_t c0 = int64_t(blockIdx.y) * kMmaTileC;
+  const int width = int(smaller(kMmaTileC, g.C - c0));
+
+  // Copy p of channel c: word v holds taps 2v + p - 16 and 2v + p - 15 (in the window computed: reversed for the
+  // input gradient), zero outside [0, k).
+  const auto tap = [&](int c, int64_t j) {
+    if (j < 0 || j >= g.k || c >= width) return from_acc<T>(0.0f);
+    return w[int64_t(g.by_group.div(uint32_t(c0 + c))) * g.k + (transposed ? g.k - 1 - j : j)];
+  };
+  for (int i = threadIdx.x; i < kMmaTileC * 2 * strip; i += kThreads) {
+    const int c = i / (2 * strip), copy = i / strip % 2, v = i % strip;
+    const int64_t j = 2 * v + copy - 16;
+    if (v < layout.taps_words()) taps_s[i] = word_of(tap(c, j), tap(c, j + 1));
+  }
+
+  const uint32_t stages = (uint32_t(g.row_tiles()) - blockIdx.x + gridDim.x - 1) / gridDim.x;
+  const auto fetch = [&](uint32_t s) {
+    const Tile tile(g, blockIdx.x + s * gridDim.x);
+    load_rows_async<T, kMmaTileC, kMmaStride>(g, in, tile, tile.m0 - g.offset, rows, c0, width, true, input_s(s));
+    __pipeline_commit();
+  };
+  if (stages > 0) fetch(0);
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, group = lane / 4, quad = lane % 4;
+  // The lane's A words: for k-step s, A_s[group][2 quad..] is the pair of taps from 16 s + 2 quad - group, which
+  // starts a word in the copy of the group's parity; the rows 8 below and the columns 8 right are 4 words off.
+  const uint32_t* lane_taps = taps_s + warp * 8 * 2 * strip + group % 2 * strip + (2 * quad - group + 16 - group % 2) / 2;
+  for (uint32_t s = 0; s < stages; ++s) {
+    if (s + 1 < stages)
+      fetch(s + 1);  // into the buffer of stage s - 1, free since its end
+    else
+      __pipeline_commit();
+    __pipeline_wait_prior(1);
+    __syncthreads();  // stage s's rows (and, the first time, the taps) are in shared memory
+
+    const Tile tile(g, blockIdx.x + s * gridDim.x);
+    const T* x_s = input_s(s) + warp * 8;
+    for (int n0 = 0; n0 < kMmaTileM; n0 += 128) {  // 8 blocks of 16 steps
+      if (tile.m0 + n0 >= tile.length) break;     // the same for the whole block
+      float d[8][4] = {};
+      for (int ks = 0; ks < layout.k_steps; ++ks) {
+        // B_s[2 quad..][group] and B_s[2 quad + 8..][group] of the 8 channels: steps n0 + 16 group + 16 s + 2 quad
+        // + {0, 1, 8, 9}.
+        const T* r = x_s + (n0 + 16 * group + 16 * ks + 2 * quad) * kMmaStride;
+        const Row x0 = *reinterpret_cast<const Row*>(r), x1 = *reinterpret_cast<const Row*>(r + kMmaStride);
+        const Row x8 = *reinterpret_cast<const Row*>(r + 8 * kMmaStride);
+        const Row x9 = *reinterpret_cast<const Row*>(r + 9 * kMmaStride);
+#pragma unroll
+        for (int ch = 0; ch < 8; ++ch) {
+          const uint32_t* t = lane_taps + ch * 2 * strip + 8 * ks;
+          const uint32_t a[4] = {t[0], t[-4], t[4], t[0]};
+          const int v = ch / 2;
+          const uint32_t b[2] = {ch % 2 ? high_halves(x0.v[v], x1.v[v]) : low_halves(x0.v[v], x1.v[v]),
+                                 ch % 2 ? high_halves(x8.v[v], x9.v[v]) : low_halves(x8.v[v], x9.v[v])};
+          mma_m16n8k16<T>(d[ch], a, b);
+        }
+      }
+      // d[ch][e] is D[group + 8 (e / 2)][2 quad + e % 2]: the channel's output at step n0 + 16 (2 quad + e % 2) +
+      // group + 8 (e / 2) of the tile.
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t m = tile.m0 + n0 + 16 * (2 * quad + e % 2) + group + 8 * (e / 2);
+        if (m >= tile.length || warp * 8 >= width) continue;
+        Row y;
+#pragma unroll
+        for (int v = 0; v < 4; ++v) y.v[v] = word_of(from_acc<T>(d[2 * v][e]), from_acc<T>(d[2 * v + 1][e]));
+        *reinterpret_cast<Row*>(out + (tile.b * g.T + g.time(tile.phase, m)) * g.C + c0 + warp * 8) = y;
+      }
+    }
+    __syncthreads();  // stage s's buffer is free for stage s + 2
+  }
+}
+
 // The static weight gradient's shared memory: an input tile with a pass's halo, and a pass's sums per channel.
 size_t weight_grad_shared_bytes(size_t acc_size, int pass) { return acc_size * kTileC * ((kTileM + pass - 1) + pass); }
 
@@ -588,8 +725,8 @@ dim3 grid(int64_t x, int64_t y) {
 bool is_aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <typename T>
-bool aligned(const Geometry& g, const void* a, const void* b) {
-  return g.C % kLoadVec<T> == 0 && is_aligned(a) && is_aligned(b);
+bool aligned(int64_t C, const void* a, const void* b) {
+  return C % kLoadVec<T> == 0 && is_aligned(a) && is_aligned(b);
 }
 
 int64_t channel_tiles(const Geometry& g) { return (g.C + kTileC - 1) / kTileC; }
@@ -638,17 +775,21 @@ void launch_conv(const Launcher& launch, const Geometry& g, const T* in, const T
   launch(what, kernel, dim3(blocks), kThreads, shared, g, work, in, w, out, aligned);
 }
 
-// out = the conv of `in` (transposed: the input gradient). Tiling: ConvTile unless the tuning bench picks one.
-template <typename T, typename Tiling = void, typename Launcher>
-void conv(const Launcher& launch, const ConvShape& s, const void* in, const void* w, void* out, bool transposed) {
-  if (empty(s)) return;
-  using Static = std::conditional_t<std::is_void_v<Tiling>, ConvTile<T, false>, Tiling>;
-  using Dynamic = std::conditional_t<std::is_void_v<Tiling>, ConvTile<T, true>, Tiling>;
+// Tags for conv's Tiling: the multiply-add kernel with its default tiles (ConvTile), and the tensor-core kernel.
+struct FmaTiling {};
+struct MmaTiling {};
+
+// The multiply-add kernel's dispatch (see conv).
+template <typename T, typename Tiling, typename Launcher>
+void conv_fma(const Launcher& launch, const ConvShape& s, const void* in, const void* w, void* out, bool transposed,
+              bool al) {
+  constexpr bool defaults = std::is_void_v<Tiling> || std::is_same_v<Tiling, FmaTiling>;
+  using Static = std::conditional_t<defaults, ConvTile<T, false>, Tiling>;
+  using Dynamic = std::conditional_t<defaults, ConvTile<T, true>, Tiling>;
   const Geometry g = geometry(s, transposed, s.dynamic ? Dynamic::TileM : Static::TileM);
   const T* in_t = static_cast<const T*>(in);
   const T* w_t = static_cast<const T*>(w);
   T* out_t = static_cast<T*>(out);
-  const bool al = aligned<T>(g, in, out);
   if (s.dynamic && transposed)
     launch_conv<T, true, true, Dynamic>(launch, g, in_t, w_t, out_t, al);
   else if (s.dynamic)
@@ -657,6 +798,54 @@ void conv(const Launcher& launch, const ConvShape& s, const void* in, const void
     launch_conv<T, false, true, Static>(launch, g, in_t, w_t, out_t, al);
   else
     launch_conv<T, false, false, Static>(launch, g, in_t, w_t, out_t, al);
+}
+
+template <typename T, bool transposed, typename Launcher>
+void launch_mma_conv(const Launcher& launch, const Geometry& g, const T* in, const T* w, T* out) {
+  const auto kernel = mma_conv_kernel<T, transposed>;
+  const char* what = transposed ? "input gradient (tensor cores)" : "forward (tensor cores)";
+  const size_t shared = MmaLayout(g.k).shared_bytes();
+  const int64_t channel_tiles = (g.C + kMmaTileC - 1) / kMmaTileC;
+  // Each block keeps one channel tile: the resident blocks are shared out among the channel tiles.
+  const unsigned blocks = persistent_blocks(launch, kernel, shared, g.row_tiles() * channel_tiles, what);
+  launch(what, kernel, grid(larger(1, blocks / channel_tiles), channel_tiles), kThreads, shared, g, in, w, out);
+}
+
+// The shapes the tensor-core kernel takes: static 16-bit taps, k <= kMmaMaxTaps, and channels in whole 16-byte
+// groups at 16-byte aligned addresses.
+template <typename T>
+constexpr bool mma_type = std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>;
+template <typename T>
+bool mma_takes(const ConvShape& s, bool aligned) {
+  return mma_type<T> && !s.dynamic && s.k <= kMmaMaxTaps && aligned;
+}
+
+// out = the conv of `in` (transposed: the input gradient). Tiling void: the tensor-core kernel where it takes the
+// shape, else the multiply-add kernel with ConvTile. A benchmark or test may name one: MmaTiling (an error where it
+// does not take the shape), FmaTiling, or a ConvTiling.
+template <typename T, typename Tiling = void, typename Launcher>
+void conv(const Launcher& launch, const ConvShape& s, const void* in, const void* w, void* out, bool transposed) {
+  if (empty(s)) return;
+  constexpr bool forced_mma = std::is_same_v<Tiling, MmaTiling>;
+  const bool al = aligned<T>(s.C, in, out);
+  if constexpr (mma_type<T>) {
+    if (mma_takes<T>(s, al) && (forced_mma || std::is_void_v<Tiling>)) {
+      const Geometry g = geometry(s, transposed, kMmaTileM);
+      const T* in_t = static_cast<const T*>(in);
+      const T* w_t = static_cast<const T*>(w);
+      T* out_t = static_cast<T*>(out);
+      if (transposed)
+        launch_mma_conv<T, true>(launch, g, in_t, w_t, out_t);
+      else
+        launch_mma_conv<T, false>(launch, g, in_t, w_t, out_t);
+      return;
+    }
+  }
+  if constexpr (forced_mma)
+    throw std::invalid_argument("depthwise_conv: the tensor-core kernel takes static bfloat16 or float16 taps, k <= " +
+                                std::to_string(kMmaMaxTaps) + ", C a multiple of 8 and 16-byte aligned tensors");
+  else
+    conv_fma<T, Tiling>(launch, s, in, w, out, transposed, al);
 }
 
 template <typename T>
@@ -677,7 +866,7 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
   const T* x_t = static_cast<const T*>(x);
   const T* go_t = static_cast<const T*>(grad_out);
   T* gw_t = static_cast<T*>(grad_w);
-  const bool al = aligned<T>(g, x, grad_out);
+  const bool al = aligned<T>(g.C, x, grad_out);
   if (s.dynamic) {
     const int64_t heads_per_block = larger(1, kTileC / g.group());
     launch("dynamic weight gradient", dynamic_weight_grad_kernel<T>,

@@ -68,8 +68,9 @@ TEST_CASE("CUDA op equals the reference: forward, grad x, grad weight", "[depthw
   const bool dynamic = GENERATE(false, true);
   const bool causal = GENERATE(false, true);
   const int64_t dilation = GENERATE(1, 2, 3);
-  // 33 and 70 take more than one shared-memory pass of taps (32)
-  const int64_t k = GENERATE(1, 2, 3, 4, 7, 15, 31, 33, 70);
+  // 33 and 70 take more than one shared-memory pass of taps (32); static 16-bit taps with C = 136 take the
+  // tensor-core kernel up to k = 65 (its largest) and the multiply-add kernel from 66
+  const int64_t k = GENERATE(1, 2, 3, 4, 7, 15, 31, 33, 65, 66, 70);
   // 136 channels: two full channel tiles of 64 and a partial one; H = 1 then puts one head across all three
   const int64_t C = GENERATE(12, 136);
   constexpr int64_t B = 2;

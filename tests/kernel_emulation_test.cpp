@@ -25,8 +25,12 @@ using convpt::test::float32;
 using convpt::test::float64;
 using convpt::test::Precision;
 
-// The kernels' forward, input gradient and weight gradient on CPU tensors of element type T, as the op calls them.
-template <typename T>
+// Which conv kernel the forward and input gradient take: as the op does, or one named.
+enum class Kernel { automatic, multiply_add, tensor_core };
+
+// The kernels' forward, input gradient and weight gradient on CPU tensors of element type T, as the op calls them
+// (Tiling: as conv's).
+template <typename T, typename Tiling>
 ConvResult emulated_conv(const cuda::emulation::EmulatedLauncher& launch, const torch::Tensor& x,
                          const torch::Tensor& w, const DepthwiseConvSpec& spec, const torch::Tensor& g) {
   const bool dynamic = w.dim() == 4;
@@ -38,31 +42,44 @@ ConvResult emulated_conv(const cuda::emulation::EmulatedLauncher& launch, const 
   for (torch::Tensor* t : {&r.out, &r.grad_x, &r.grad_weight}) t->fill_(std::numeric_limits<double>::quiet_NaN());
   const torch::Tensor workspace =
       torch::empty({int64_t(cuda::weight_grad_workspace<T>(shape))}, torch::TensorOptions(torch::kByte));
-  cuda::conv<T>(launch, shape, x.data_ptr(), w.data_ptr(), r.out.data_ptr(), false);
-  cuda::conv<T>(launch, shape, g.data_ptr(), w.data_ptr(), r.grad_x.data_ptr(), true);
+  cuda::conv<T, Tiling>(launch, shape, x.data_ptr(), w.data_ptr(), r.out.data_ptr(), false);
+  cuda::conv<T, Tiling>(launch, shape, g.data_ptr(), w.data_ptr(), r.grad_x.data_ptr(), true);
   cuda::weight_grad<T>(launch, shape, x.data_ptr(), g.data_ptr(), r.grad_weight.data_ptr(), workspace.data_ptr());
   return r;
 }
 
+template <typename T>
+ConvResult emulated_conv(const cuda::emulation::EmulatedLauncher& launch, Kernel kernel, const torch::Tensor& x,
+                         const torch::Tensor& w, const DepthwiseConvSpec& spec, const torch::Tensor& g) {
+  switch (kernel) {
+    case Kernel::automatic: return emulated_conv<T, void>(launch, x, w, spec, g);
+    case Kernel::multiply_add: return emulated_conv<T, cuda::FmaTiling>(launch, x, w, spec, g);
+    case Kernel::tensor_core: return emulated_conv<T, cuda::MmaTiling>(launch, x, w, spec, g);
+  }
+  throw std::invalid_argument("unknown kernel");
+}
+
 // The kernels on x, w and g in one precision, on the CPU through `launch`.
-ConvResult emulated(const cuda::emulation::EmulatedLauncher& launch, torch::Dtype dtype, const torch::Tensor& x,
-                    const torch::Tensor& w, const DepthwiseConvSpec& spec, const torch::Tensor& g) {
+ConvResult emulated(const cuda::emulation::EmulatedLauncher& launch, Kernel kernel, torch::Dtype dtype,
+                    const torch::Tensor& x, const torch::Tensor& w, const DepthwiseConvSpec& spec,
+                    const torch::Tensor& g) {
   const auto as = [&](const torch::Tensor& t) { return t.to(dtype).contiguous(); };
   switch (dtype) {
-    case torch::kDouble: return emulated_conv<double>(launch, as(x), as(w), spec, as(g));
-    case torch::kFloat: return emulated_conv<float>(launch, as(x), as(w), spec, as(g));
-    case torch::kBFloat16: return emulated_conv<__nv_bfloat16>(launch, as(x), as(w), spec, as(g));
-    case torch::kHalf: return emulated_conv<__half>(launch, as(x), as(w), spec, as(g));
+    case torch::kDouble: return emulated_conv<double>(launch, kernel, as(x), as(w), spec, as(g));
+    case torch::kFloat: return emulated_conv<float>(launch, kernel, as(x), as(w), spec, as(g));
+    case torch::kBFloat16: return emulated_conv<__nv_bfloat16>(launch, kernel, as(x), as(w), spec, as(g));
+    case torch::kHalf: return emulated_conv<__half>(launch, kernel, as(x), as(w), spec, as(g));
     default: throw std::invalid_argument(std::string("no element type for ") + c10::toString(dtype));
   }
 }
 
 void check_against_reference(const torch::Tensor& x, const torch::Tensor& w, const DepthwiseConvSpec& spec,
                              const torch::Tensor& g, const std::vector<Precision>& precisions,
-                             const cuda::emulation::EmulatedLauncher& launch = {}) {
+                             const cuda::emulation::EmulatedLauncher& launch = {},
+                             Kernel kernel = Kernel::automatic) {
   convpt::test::check_against_reference(
       [&](torch::Dtype dtype, const torch::Tensor& xd, const torch::Tensor& wd, const DepthwiseConvSpec& sd,
-          const torch::Tensor& gd) { return emulated(launch, dtype, xd, wd, sd, gd); },
+          const torch::Tensor& gd) { return emulated(launch, kernel, dtype, xd, wd, sd, gd); },
       x, w, spec, g, precisions);
 }
 
@@ -128,8 +145,40 @@ TEST_CASE("emulated CUDA kernels equal the reference in forward and both gradien
     for (const int64_t T : {1, 3, 40, 300}) {
       CAPTURE(dynamic, causal, dilation, k, C, H, T);
       const auto [x, w, g] = convpt::test::random_case(B, T, C, H, k, dynamic);
-      check_against_reference(x, w, spec_of(dilation, causal), g, {float32, bfloat16});
+      check_against_reference(x, w, spec_of(dilation, causal), g, {float32, bfloat16}, {}, Kernel::multiply_add);
     }
+}
+
+TEST_CASE("emulated tensor-core conv kernel equals the reference", "[depthwise_conv][emulation]") {
+  const bool causal = GENERATE(false, true);
+  const int64_t dilation = GENERATE(1, 3);
+  // k-steps' edges: k + 15 a multiple of 16 (1, 17, 65: the largest the kernel takes) or one past it (2, 18)
+  const int64_t k = GENERATE(1, 2, 7, 17, 18, 31, 65);
+  // 8: one warp's channels of a tile; 136: two full tiles and one with one warp's channels
+  const int64_t C = GENERATE(8, 136);
+  torch::manual_seed(k * 100 + C);
+  for (const int64_t H : {int64_t(1), C})
+    // 530: three row tiles of 256 steps, the last short of one column group of 128
+    for (const int64_t T : {3, 40, 530}) {
+      CAPTURE(causal, dilation, k, C, H, T);
+      const auto [x, w, g] = convpt::test::random_case(2, T, C, H, k, false);
+      check_against_reference(x, w, spec_of(dilation, causal), g, {bfloat16}, {}, Kernel::tensor_core);
+    }
+}
+
+TEST_CASE("the tensor-core kernel refuses shapes it does not take", "[depthwise_conv][emulation]") {
+  const auto refuses = [](int64_t C, int64_t k, bool dynamic) {
+    const cuda::ConvShape shape{1, 8, C, C, k, 0, 1, dynamic};
+    const torch::Tensor x = torch::zeros({1, 8, C}, torch::kBFloat16);
+    const torch::Tensor w = dynamic ? torch::zeros({1, 8, C, k}, torch::kBFloat16) : torch::zeros({C, k}, torch::kBFloat16);
+    CHECK_THROWS_WITH((cuda::conv<__nv_bfloat16, cuda::MmaTiling>(cuda::emulation::EmulatedLauncher{}, shape,
+                                                                   x.data_ptr(), w.data_ptr(),
+                                                                   torch::empty_like(x).data_ptr(), false)),
+                      Catch::Matchers::Contains("tensor-core kernel takes"));
+  };
+  refuses(12, 3, false);                     // C not a multiple of 8
+  refuses(8, cuda::kMmaMaxTaps + 1, false);  // k beyond its k-steps
+  refuses(8, 3, true);                       // dynamic taps
 }
 
 TEST_CASE("emulated CUDA kernels in float64 and float16", "[depthwise_conv][emulation]") {
@@ -157,7 +206,7 @@ TEST_CASE("emulated CUDA kernels whatever the number of persistent blocks", "[de
   CAPTURE(resident);
   torch::manual_seed(3);
   const torch::Tensor x = exact_randn({2, 500, 136}), g = exact_randn({2, 500, 136});
-  check_against_reference(x, exact_randn({136, 9}), spec_of(2, true), g, {float32}, {.resident = resident});
+  check_against_reference(x, exact_randn({136, 9}), spec_of(2, true), g, {float32, bfloat16}, {.resident = resident});
 }
 
 TEST_CASE("emulated launch refuses a block that needs more shared memory than the device has", "[emulation]") {

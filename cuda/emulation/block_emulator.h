@@ -11,12 +11,14 @@
 // wrote shows up in the results; static shared memory (one per kernel, not poisoned); cp.async (copies of 4, 8 or
 // 16 bytes, aligned to their size, else abort): its destination is poisoned at issue and written only when a
 // __pipeline_wait_prior lets its commit group complete, so a read before the wait, or before the barrier after
-// another thread's wait, reads NaN. Not modelled: warps and their intrinsics, memory ordering beyond that, barriers
-// reached at different places, timing.
+// another thread's wait, reads NaN; warp-collective operations (the tensor-core mma below): each lane leaves its
+// operands and waits until every lane of its warp has reached the same collective, else the run aborts. Not
+// modelled: other warp intrinsics, memory ordering beyond that, barriers reached at different places, timing.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>  // dim3, uint3, cudaStream_t (types only: nothing here calls the runtime)
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +28,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 // Host compilers see CUDA's execution-space keywords as unknown attributes; a function-scope __shared__ variable
@@ -105,25 +108,61 @@ class Block {
       if (!f.stack) f.stack = std::make_unique_for_overwrite<uint64_t[]>(kStackWords);
       f.sp = initial_stack(f.stack.get() + kStackWords);
       f.finished = false;
+      f.waits = Wait::barrier;  // all start together
+      f.collectives = 0;
       f.open.clear();
       f.committed.clear();
     }
-    // Each round resumes every live thread until it reaches the next barrier or returns.
+    threads_ = threads;
+    // Each round resumes threads until their next wait or return: those at a warp collective while there are any
+    // (their warps have all arrived: each lane ran up to it in the round before), else all, past the barrier.
     bool reversed = false;
-    for (bool waiting = true; waiting; reversed = !reversed) {
-      waiting = false;
+    for (;;) {
+      bool live = false, at_collective = false;
+      for (unsigned t = 0; t < threads; ++t) {
+        live |= !fibers_[t].finished;
+        at_collective |= !fibers_[t].finished && fibers_[t].waits == Wait::collective;
+      }
+      if (!live) break;
       for (unsigned i = 0; i < threads; ++i) {
         current_ = reversed ? threads - 1 - i : i;
         Fiber& f = fibers_[current_];
-        if (f.finished) continue;
+        if (f.finished || (at_collective && f.waits != Wait::collective)) continue;
         threadIdx = {current_ % blockDim.x, current_ / blockDim.x % blockDim.y, current_ / (blockDim.x * blockDim.y)};
         convpt_emulator_switch(&scheduler_sp_, f.sp);
-        waiting |= !f.finished;
       }
+      reversed = !reversed;
     }
   }
 
-  void barrier() { convpt_emulator_switch(&fibers_[current_].sp, scheduler_sp_); }
+  void barrier() { wait(Wait::barrier); }
+
+  // A warp-collective operation of the running thread: leaves `mine`, waits until every lane of its warp has left
+  // its own at the same collective, and returns them all, by lane (valid until the lane's next collective).
+  // Collectives alternate between two slots, so a lane that has gone on to its next one while others still read
+  // this one leaves its operands in the other.
+  template <typename Operands>
+  std::array<const Operands*, 32> warp_exchange(const Operands& mine) {
+    static_assert(std::is_trivially_copyable_v<Operands>);
+    const unsigned self = current_, first = self / 32 * 32;
+    const uint64_t n = fibers_[self].collectives++;
+    std::vector<unsigned char>& slot = fibers_[self].slots[n % 2];
+    slot.resize(sizeof(Operands));
+    std::memcpy(slot.data(), &mine, sizeof(Operands));
+    wait(Wait::collective);
+    std::array<const Operands*, 32> all;
+    for (unsigned lane = 0; lane < 32; ++lane) {
+      const Fiber* f = first + lane < threads_ ? &fibers_[first + lane] : nullptr;
+      if (!f || (f->collectives != n + 1 && f->collectives != n + 2)) {  // n + 2: gone on to its next one
+        std::fprintf(stderr, "emulated warp collective: lane %u of the warp of thread %u did not reach it\n", lane,
+                     self);
+        std::abort();
+      }
+      all[lane] = reinterpret_cast<const Operands*>(f->slots[n % 2].data());
+    }
+    return all;
+  }
+  unsigned lane() const { return current_ % 32; }
 
   // cp.async of the running thread: copies wait in commit groups until a wait lets their group complete.
   void copy_async(void* dst, const void* src, size_t bytes) {
@@ -160,10 +199,14 @@ class Block {
     const void* src;
     size_t bytes;
   };
+  enum class Wait { barrier, collective };
   struct Fiber {
     void* sp = nullptr;
     std::unique_ptr<uint64_t[]> stack;
     bool finished = false;
+    Wait waits = Wait::barrier;
+    uint64_t collectives = 0;                        // warp collectives reached
+    std::array<std::vector<unsigned char>, 2> slots;  // operands left at them, alternating
     std::vector<Copy> open;                     // cp.async issued since the last commit
     std::vector<std::vector<Copy>> committed;   // commit groups not yet completed, oldest first
   };
@@ -181,6 +224,11 @@ class Block {
     return sp;
   }
 
+  void wait(Wait why) {
+    fibers_[current_].waits = why;
+    convpt_emulator_switch(&fibers_[current_].sp, scheduler_sp_);
+  }
+
   [[noreturn]] static void thread_main() {
     Block& b = current();
     (*b.body_)();
@@ -192,7 +240,7 @@ class Block {
 
   void* scheduler_sp_ = nullptr;
   std::vector<Fiber> fibers_;
-  unsigned current_ = 0;
+  unsigned current_ = 0, threads_ = 0;
   const std::function<void()>* body_ = nullptr;
   std::vector<unsigned char> shared_;
 };
@@ -245,4 +293,46 @@ inline void __pipeline_wait_prior(size_t pending) { convpt::cuda::emulation::Blo
 
 namespace convpt::cuda {
 inline unsigned char* dynamic_shared_memory() { return emulation::Block::current().shared_memory(); }
+
+// __byte_perm (PRMT): byte i of the result is the byte of {b:a} (a the low word) that nibble i of selector names.
+inline uint32_t byte_perm(uint32_t a, uint32_t b, uint32_t selector) {
+  const uint64_t bytes = uint64_t(b) << 32 | a;
+  uint32_t result = 0;
+  for (int i = 0; i < 4; ++i) result |= uint32_t(bytes >> 8 * (selector >> 4 * i & 7) & 0xff) << 8 * i;
+  return result;
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.T.T.f32 (T: bf16 or f16): d = a * b + d for the warp's 16 x 8 tile, each lane
+// holding the fragments the PTX ISA lays out ("Matrix Fragments for mma.m16n8k16 with floating point type"): with
+// g = lane / 4 and q = lane % 4, a[0..3] hold A[g][2q..2q+1], A[g+8][2q..], A[g][2q+8..], A[g+8][2q+8..] (two
+// elements per word, the lower column in the low half); b[0..1] hold B[2q..2q+1][g], B[2q+8..2q+9][g]; d[0..3] hold
+// D[g][2q], D[g][2q+1], D[g+8][2q], D[g+8][2q+1]. Products are exact in float; sums are float, in k order.
+template <typename T>
+void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  struct Operands {
+    uint32_t a[4], b[2];
+    float c[4];
+  };
+  Operands mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}, {d[0], d[1], d[2], d[3]}};
+  const std::array<const Operands*, 32> all = emulation::Block::current().warp_exchange(mine);
+  const auto element = [](uint32_t word, int high) {
+    const uint16_t bits = uint16_t(high ? word >> 16 : word & 0xffffu);
+    T v;
+    std::memcpy(&v, &bits, sizeof v);
+    if constexpr (std::is_same_v<T, __nv_bfloat16>)
+      return __bfloat162float(v);
+    else
+      return __half2float(v);
+  };
+  const auto A = [&](int r, int i) { return element(all[4 * (r % 8) + i % 8 / 2]->a[(r >= 8) + 2 * (i >= 8)], i % 2); };
+  const auto B = [&](int i, int n) { return element(all[4 * n + i % 8 / 2]->b[i >= 8], i % 2); };
+  const auto C = [&](int r, int n) { return all[4 * (r % 8) + n / 2]->c[2 * (r >= 8) + n % 2]; };
+  const unsigned lane = emulation::Block::current().lane(), g = lane / 4, q = lane % 4;
+  for (int e = 0; e < 4; ++e) {
+    const int r = int(g) + 8 * (e / 2), n = int(2 * q) + e % 2;
+    float sum = C(r, n);
+    for (int i = 0; i < 16; ++i) sum += A(r, i) * B(i, n);
+    d[e] = sum;
+  }
+}
 }  // namespace convpt::cuda

@@ -1,5 +1,6 @@
-// Tiling candidates of the depthwise conv kernel, timed against the device's copy bandwidth: how ConvTile in
-// depthwise_conv_device.cuh was chosen. Standalone (no LibTorch): it compiles the kernel file into itself, checks
+// The depthwise conv's forward kernels, timed against the device's copy bandwidth: the production choice (the
+// tensor-core kernel for static bf16 taps), and the multiply-add kernel's tiling candidates (how ConvTile in
+// depthwise_conv_device.cuh was chosen). Standalone (no LibTorch): it compiles the kernel file into itself, checks
 // every candidate against a one-thread-per-output reference on fresh random data, then times the forward at the
 // benchmark shape (B=8, T=4096, C=1024, H=16, bf16, k 3/7/31).
 //
@@ -115,6 +116,17 @@ struct Buffers {
   __nv_bfloat16 *x[kInputs], *w, *y[kInputs];
 };
 
+// The kernel conv<__nv_bfloat16, Tiling> runs at the benchmark shape.
+template <typename Tiling>
+const void* bf16_forward_kernel() {
+  if constexpr (std::is_void_v<Tiling> || std::is_same_v<Tiling, MmaTiling>)
+    return reinterpret_cast<const void*>(mma_conv_kernel<__nv_bfloat16, false>);
+  else if constexpr (std::is_same_v<Tiling, FmaTiling>)
+    return reinterpret_cast<const void*>(conv_kernel<__nv_bfloat16, false, false, ConvTile<__nv_bfloat16, false>>);
+  else
+    return reinterpret_cast<const void*>(conv_kernel<__nv_bfloat16, false, false, Tiling>);
+}
+
 template <typename Tiling>
 bool run_candidate(const char* name, const Buffers& buffers, double copy_gbs, std::mt19937& rng) {
   // Correctness first, on odd shapes: T < k, C not a multiple of the tile or of 8, dilation, causal, several passes.
@@ -124,11 +136,14 @@ bool run_candidate(const char* name, const Buffers& buffers, double copy_gbs, st
   double worst = 0;
   for (const ConvShape& s : shapes) {
     worst = std::max(worst, forward_error<__nv_bfloat16, Tiling>(s, rng));
-    worst = std::max(worst, forward_error<float, Tiling>(s, rng));
+    if constexpr (std::is_same_v<Tiling, MmaTiling>)  // 16-bit types only
+      worst = std::max(worst, forward_error<__half, Tiling>(s, rng));
+    else
+      worst = std::max(worst, forward_error<float, Tiling>(s, rng));
   }
   const bool ok = worst < 1e-2;
   cudaFuncAttributes attributes{};
-  check(cudaFuncGetAttributes(&attributes, conv_kernel<__nv_bfloat16, false, false, Tiling>), "attributes");
+  check(cudaFuncGetAttributes(&attributes, bf16_forward_kernel<Tiling>()), "attributes");
   std::printf("%-22s worst rel. error %.2e %s; bf16 forward: %d registers, %zu bytes of local memory\n", name, worst,
               ok ? "ok" : "WRONG", attributes.numRegs, attributes.localSizeBytes);
   for (const int64_t k : {3, 7, 31}) {
@@ -215,8 +230,9 @@ int main(int argc, char** argv) {
   std::printf("device-to-device copy of %lld MiB: %.4f ms, %.0f GB/s (read + write)\n",
               (long long)(n * 2 >> 20), copy_ms, copy_gbs);
   bool ok = true;
-  ok &= run_candidate<ConvTile<__nv_bfloat16, false>>("production", buffers, copy_gbs, rng);
+  ok &= run_candidate<void>("production", buffers, copy_gbs, rng);  // the tensor-core kernel, at this shape
   time_backward(backward, copy_gbs);
+  ok &= run_candidate<FmaTiling>("multiply-add ConvTile", buffers, copy_gbs, rng);
   ok &= run_candidate<ConvTiling<8, 2, 2, 1>>("rows8 vec2 st2 mb1", buffers, copy_gbs, rng);
   ok &= run_candidate<ConvTiling<8, 2, 2, 3>>("rows8 vec2 st2 mb3", buffers, copy_gbs, rng);
   ok &= run_candidate<ConvTiling<8, 2, 2, 4>>("rows8 vec2 st2 mb4", buffers, copy_gbs, rng);
