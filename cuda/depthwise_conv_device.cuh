@@ -464,12 +464,11 @@ struct MmaLayout {
 };
 
 // Two 16-bit values as one word, `low` in the low half.
+__device__ __forceinline__ uint32_t bits_of(__nv_bfloat16 v) { return __bfloat16_as_ushort(v); }
+__device__ __forceinline__ uint32_t bits_of(__half v) { return __half_as_ushort(v); }
 template <typename T>
 __device__ __forceinline__ uint32_t word_of(T low, T high) {
-  const Pack<T, 2> p{{low, high}};
-  uint32_t w;
-  memcpy(&w, &p, sizeof w);
-  return w;
+  return bits_of(low) | bits_of(high) << 16;
 }
 // The low (high) halves of a and b as one word, a's in the low half: one PRMT.
 __device__ __forceinline__ uint32_t low_halves(uint32_t a, uint32_t b) { return byte_perm(a, b, 0x5410); }
@@ -497,24 +496,28 @@ __global__ void __launch_bounds__(kThreads)
     if (j < 0 || j >= g.k || c >= width) return from_acc<T>(0.0f);
     return w[int64_t(g.by_group.div(uint32_t(c0 + c))) * g.k + (transposed ? g.k - 1 - j : j)];
   };
-  for (int i = threadIdx.x; i < kMmaTileC * 2 * strip; i += kThreads) {
-    const int c = i / (2 * strip), copy = i / strip % 2, v = i % strip;
-    const int64_t j = 2 * v + copy - 16;
-    if (v < layout.taps_words()) taps_s[i] = word_of(tap(c, j), tap(c, j + 1));
-  }
-
   const uint32_t stages = (uint32_t(g.row_tiles()) - blockIdx.x + gridDim.x - 1) / gridDim.x;
   const auto fetch = [&](uint32_t s) {
     const Tile tile(g, blockIdx.x + s * gridDim.x);
     load_rows_async<T, kMmaTileC, kMmaStride>(g, in, tile, tile.m0 - g.offset, rows, c0, width, true, input_s(s));
     __pipeline_commit();
   };
-  if (stages > 0) fetch(0);
+  if (stages > 0) fetch(0);  // its copy overlaps the taps' staging
+  for (int i = threadIdx.x; i < kMmaTileC * 2 * strip; i += kThreads) {
+    const int c = i / (2 * strip), copy = i / strip % 2, v = i % strip;
+    const int64_t j = 2 * v + copy - 16;
+    if (v < layout.taps_words()) taps_s[i] = word_of(tap(c, j), tap(c, j + 1));
+  }
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, group = lane / 4, quad = lane % 4;
   // The lane's A words: for k-step s, A_s[group][2 quad..] is the pair of taps from 16 s + 2 quad - group, which
   // starts a word in the copy of the group's parity; the rows 8 below and the columns 8 right are 4 words off.
   const uint32_t* lane_taps = taps_s + warp * 8 * 2 * strip + group % 2 * strip + (2 * quad - group + 16 - group % 2) / 2;
+  // A lane's B rows are 2 quad (mod 8) past a multiple of 8, as are those of the lane with the other parity of
+  // `group` in its quarter-warp; that lane reads the pair of rows the other way round, so the two fall in different
+  // banks, and its selectors swap the halves back.
+  const int swap = group % 2;
+  const uint32_t low_pair = swap ? 0x1054 : 0x5410, high_pair = swap ? 0x3276 : 0x7632;
   for (uint32_t s = 0; s < stages; ++s) {
     if (s + 1 < stages)
       fetch(s + 1);  // into the buffer of stage s - 1, free since its end
@@ -525,39 +528,160 @@ __global__ void __launch_bounds__(kThreads)
 
     const Tile tile(g, blockIdx.x + s * gridDim.x);
     const T* x_s = input_s(s) + warp * 8;
-    for (int n0 = 0; n0 < kMmaTileM; n0 += 128) {  // 8 blocks of 16 steps
-      if (tile.m0 + n0 >= tile.length) break;     // the same for the whole block
-      float d[8][4] = {};
-      for (int ks = 0; ks < layout.k_steps; ++ks) {
-        // B_s[2 quad..][group] and B_s[2 quad + 8..][group] of the 8 channels: steps n0 + 16 group + 16 s + 2 quad
-        // + {0, 1, 8, 9}.
-        const T* r = x_s + (n0 + 16 * group + 16 * ks + 2 * quad) * kMmaStride;
-        const Row x0 = *reinterpret_cast<const Row*>(r), x1 = *reinterpret_cast<const Row*>(r + kMmaStride);
-        const Row x8 = *reinterpret_cast<const Row*>(r + 8 * kMmaStride);
-        const Row x9 = *reinterpret_cast<const Row*>(r + 9 * kMmaStride);
+    // Both column groups (n0 = 0, 128: 8 blocks of 16 steps each) share each k-step's A words. A group past the
+    // tile's end computes on zero rows and stores nothing.
+    float d[2][8][4] = {};
+    for (int ks = 0; ks < layout.k_steps; ++ks) {
+      // B_s[2 quad..][group] and B_s[2 quad + 8..][group] of the 8 channels: steps n0 + 16 group + 16 s + 2 quad
+      // + {0, 1, 8, 9}.
+      Row x0[2], x1[2], x8[2], x9[2];
 #pragma unroll
-        for (int ch = 0; ch < 8; ++ch) {
-          const uint32_t* t = lane_taps + ch * 2 * strip + 8 * ks;
-          const uint32_t a[4] = {t[0], t[-4], t[4], t[0]};
-          const int v = ch / 2;
-          const uint32_t b[2] = {ch % 2 ? high_halves(x0.v[v], x1.v[v]) : low_halves(x0.v[v], x1.v[v]),
-                                 ch % 2 ? high_halves(x8.v[v], x9.v[v]) : low_halves(x8.v[v], x9.v[v])};
-          mma_m16n8k16<T>(d[ch], a, b);
+      for (int h = 0; h < 2; ++h) {
+        const T* r = x_s + (128 * h + 16 * group + 16 * ks + 2 * quad) * kMmaStride;
+        const auto row = [&](int i) { return *reinterpret_cast<const Row*>(r + i * kMmaStride); };
+        x0[h] = row(swap), x1[h] = row(1 - swap), x8[h] = row(8 + swap), x9[h] = row(9 - swap);
+      }
+#pragma unroll
+      for (int ch = 0; ch < 8; ++ch) {
+        const uint32_t* t = lane_taps + ch * 2 * strip + 8 * ks;
+        const uint32_t a[4] = {t[0], t[-4], t[4], t[0]};
+        const int v = ch / 2;
+        const uint32_t pair = ch % 2 ? high_pair : low_pair;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const uint32_t b[2] = {byte_perm(x0[h].v[v], x1[h].v[v], pair), byte_perm(x8[h].v[v], x9[h].v[v], pair)};
+          mma_m16n8k16<T>(d[h][ch], a, b);
         }
       }
-      // d[ch][e] is D[group + 8 (e / 2)][2 quad + e % 2]: the channel's output at step n0 + 16 (2 quad + e % 2) +
-      // group + 8 (e / 2) of the tile.
+    }
+    // d[h][ch][e] is D[group + 8 (e / 2)][2 quad + e % 2]: the channel's output at step 128 h + 16 (2 quad + e % 2)
+    // + group + 8 (e / 2) of the tile.
+    if (warp * 8 < width)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int64_t m = tile.m0 + n0 + 16 * (2 * quad + e % 2) + group + 8 * (e / 2);
-        if (m >= tile.length || warp * 8 >= width) continue;
-        Row y;
+      for (int h = 0; h < 2; ++h)
 #pragma unroll
-        for (int v = 0; v < 4; ++v) y.v[v] = word_of(from_acc<T>(d[2 * v][e]), from_acc<T>(d[2 * v + 1][e]));
-        *reinterpret_cast<Row*>(out + (tile.b * g.T + g.time(tile.phase, m)) * g.C + c0 + warp * 8) = y;
-      }
+        for (int e = 0; e < 4; ++e) {
+          const int64_t m = tile.m0 + 128 * h + 16 * (2 * quad + e % 2) + group + 8 * (e / 2);
+          if (m >= tile.length) continue;
+          const auto word = [&](int v) {
+            return word_of(from_acc<T>(d[h][2 * v][e]), from_acc<T>(d[h][2 * v + 1][e]));
+          };
+          store_16_bytes(out + (tile.b * g.T + g.time(tile.phase, m)) * g.C + c0 + warp * 8, word(0), word(1), word(2),
+                         word(3));
+        }
+    __syncthreads();  // stage s's buffer is free for stage s + 2
+  }
+}
+
+// The static weight gradient on the tensor cores (bf16 or fp16, float sums), first stage. Per channel,
+//   grad_w[j] = sum over steps t of dy[t] * x[t + j]  (x indexed from the window's first step)
+// and with t = 16 n + r (block n of a row tile, step r in it) and i = r + j, that is the sum of the diagonal
+// i - r = j of G[r][i] = sum_n dy[16 n + r] * x[16 n + i]: a product of a 16 x 16 matrix (r, n) with a 16 x (k + 15)
+// one (n, i), the sum running over a row tile's 16 blocks, i.e. mma.m16n8k16 with the blocks as its k dimension. A
+// block keeps kMmaGradTileC channels (2 per warp) and sums G over its group's row tiles in registers, double-buffering
+// x and dy rows with cp.async; at the end it adds up G's diagonals through shared memory in a fixed order and writes
+// the per-channel sums into partial[group][j][c], which sum_partials_kernel reduces as for the multiply-add kernel.
+constexpr int kMmaGradTileC = 16;                            // channels per block: 2 per warp
+constexpr int kMmaGradStride = 24;                           // elements between shared-memory rows (16-byte rows)
+constexpr int kMmaGradColumns = (kMmaMaxTaps + 15 + 7) / 8;  // n = 8 column tiles of G for the largest k
+static_assert(kThreads == 32 * kMmaGradTileC / 2);
+
+struct MmaGradLayout {
+  int columns;  // column tiles of G: ceil((k + 15) / 8)
+  __host__ __device__ explicit MmaGradLayout(int64_t k) : columns(int((k + 22) / 8)) {}
+  __host__ __device__ int x_rows() const { return kMmaTileM - 16 + 8 * columns; }
+  __host__ __device__ size_t x_bytes() const { return align16(size_t(x_rows()) * kMmaGradStride * 2); }
+  __host__ __device__ size_t stage_bytes() const { return x_bytes() + align16(size_t(kMmaTileM) * kMmaGradStride * 2); }
+  __host__ __device__ size_t g_bytes() const { return size_t(kMmaGradTileC) * 16 * 8 * columns * sizeof(float); }
+  __host__ __device__ size_t shared_bytes() const { return larger(2 * stage_bytes(), g_bytes()); }
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    mma_weight_grad_kernel(Geometry g, const T* __restrict__ x, const T* __restrict__ grad_out,
+                           float* __restrict__ partial, int64_t tiles_per_group) {
+  static_assert(sizeof(T) == 2);
+  const MmaGradLayout layout(g.k);
+  unsigned char* shared = dynamic_shared_memory();
+  const auto x_s = [&](uint32_t s) { return reinterpret_cast<T*>(shared + s % 2 * layout.stage_bytes()); };
+  const auto dy_s = [&](uint32_t s) {
+    return reinterpret_cast<T*>(shared + s % 2 * layout.stage_bytes() + layout.x_bytes());
+  };
+  const int64_t group = blockIdx.x, c0 = int64_t(blockIdx.y) * kMmaGradTileC;
+  const int64_t first = group * tiles_per_group;
+  const uint32_t stages = uint32_t(larger(0, smaller(first + tiles_per_group, g.row_tiles()) - first));
+  const int width = int(smaller(kMmaGradTileC, g.C - c0));
+  const auto fetch = [&](uint32_t s) {
+    const Tile tile(g, uint32_t(first + s));
+    load_rows_async<T, kMmaGradTileC, kMmaGradStride>(g, x, tile, tile.m0 - g.offset, layout.x_rows(), c0, width,
+                                                      true, x_s(s));
+    load_rows_async<T, kMmaGradTileC, kMmaGradStride>(g, grad_out, tile, tile.m0, kMmaTileM, c0, width, true,
+                                                      dy_s(s));
+    __pipeline_commit();
+  };
+  if (stages > 0) fetch(0);
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, group_id = lane / 4, quad = lane % 4;
+  // A fragment rows: A[r][n] = dy[16 n + r] for r = group_id (+ 8), n = 2 quad (+ 1, + 8, + 9); B rows: the same
+  // blocks of x, 8 columns further per column tile. Each word holds the warp's two channels.
+  const int row0 = 32 * quad + group_id;
+  float d[2][kMmaGradColumns][4] = {};
+  for (uint32_t s = 0; s < stages; ++s) {
+    if (s + 1 < stages)
+      fetch(s + 1);
+    else
+      __pipeline_commit();
+    __pipeline_wait_prior(1);
+    __syncthreads();  // stage s's rows are in shared memory
+
+    const uint32_t* dy_words = reinterpret_cast<const uint32_t*>(dy_s(s)) + warp;
+    const uint32_t* x_words = reinterpret_cast<const uint32_t*>(x_s(s)) + warp;
+    constexpr int row_words = kMmaGradStride / 2;
+    const auto dy_at = [&](int row) { return dy_words[row * row_words]; };
+    const auto x_at = [&](int row) { return x_words[row * row_words]; };
+    uint32_t a[2][4];
+#pragma unroll
+    for (int half = 0; half < 4; ++half) {  // a[.][half]: rows + 8 (half odd), blocks + 8 (half >= 2)
+      const int row = row0 + 8 * (half % 2) + 128 * (half / 2);
+      const uint32_t lo = dy_at(row), hi = dy_at(row + 16);
+      a[0][half] = low_halves(lo, hi);
+      a[1][half] = high_halves(lo, hi);
+    }
+#pragma unroll
+    for (int ct = 0; ct < kMmaGradColumns; ++ct) {
+      if (ct >= layout.columns) break;  // the same for every thread
+      const int row = row0 + 8 * ct;
+      const uint32_t x0 = x_at(row), x1 = x_at(row + 16), x8 = x_at(row + 128), x9 = x_at(row + 144);
+      const uint32_t b0[2] = {low_halves(x0, x1), low_halves(x8, x9)};
+      const uint32_t b1[2] = {high_halves(x0, x1), high_halves(x8, x9)};
+      mma_m16n8k16<T>(d[0][ct], a[0], b0);
+      mma_m16n8k16<T>(d[1][ct], a[1], b1);
     }
     __syncthreads();  // stage s's buffer is free for stage s + 2
+  }
+
+  // G of each channel into shared memory ([channel][r][i], the stage buffers no longer needed), then its
+  // diagonals: partial[group][j][c] = sum over r of G[r][r + j], in r order.
+  float* g_s = reinterpret_cast<float*>(shared);
+  const int g_columns = 8 * layout.columns;
+#pragma unroll
+  for (int ch = 0; ch < 2; ++ch)
+#pragma unroll
+    for (int ct = 0; ct < kMmaGradColumns; ++ct) {
+      if (ct >= layout.columns) break;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = group_id + 8 * (e / 2), i = 8 * ct + 2 * quad + e % 2;
+        g_s[((2 * warp + ch) * 16 + r) * g_columns + i] = d[ch][ct][e];
+      }
+    }
+  __syncthreads();
+  for (int o = threadIdx.x; o < g.k * kMmaGradTileC; o += kThreads) {
+    const int c = o % kMmaGradTileC, j = o / kMmaGradTileC;
+    if (c >= width) continue;
+    float sum = 0;
+    for (int r = 0; r < 16; ++r) sum += g_s[(c * 16 + r) * g_columns + r + j];
+    partial[(group * g.k + j) * g.C + c0 + c] = sum;
   }
 }
 
@@ -729,16 +853,16 @@ bool aligned(int64_t C, const void* a, const void* b) {
   return C % kLoadVec<T> == 0 && is_aligned(a) && is_aligned(b);
 }
 
-int64_t channel_tiles(const Geometry& g) { return (g.C + kTileC - 1) / kTileC; }
+int64_t channel_tiles(const Geometry& g, int64_t tile_c = kTileC) { return (g.C + tile_c - 1) / tile_c; }
 
 // Static weight gradient: how the row tiles are split among blocks. A fixed target (not the device's SM count)
 // keeps the summation order, and so the result, the same on every device.
 struct Groups {
   int64_t count, tiles_per_group;
 };
-Groups static_groups(const Geometry& g) {
-  const int64_t tiles = larger(1, g.row_tiles());
-  const int64_t wanted = std::clamp<int64_t>((1024 + channel_tiles(g) - 1) / channel_tiles(g), 1, tiles);
+Groups static_groups(const Geometry& g, int64_t tile_c = kTileC) {
+  const int64_t tiles = larger(1, g.row_tiles()), across = channel_tiles(g, tile_c);
+  const int64_t wanted = std::clamp<int64_t>((1024 + across - 1) / across, 1, tiles);
   const int64_t per_group = (tiles + wanted - 1) / wanted;
   return {(tiles + per_group - 1) / per_group, per_group};
 }
@@ -802,6 +926,8 @@ void conv_fma(const Launcher& launch, const ConvShape& s, const void* in, const 
 
 template <typename T, bool transposed, typename Launcher>
 void launch_mma_conv(const Launcher& launch, const Geometry& g, const T* in, const T* w, T* out) {
+  static_assert(kMmaTileM == 256, "mma_conv_kernel computes a row tile as two column groups of 128 steps");
+  if (g.tile_m != kMmaTileM) throw std::logic_error("depthwise_conv: tensor-core kernel given a geometry of other tiles");
   const auto kernel = mma_conv_kernel<T, transposed>;
   const char* what = transposed ? "input gradient (tensor cores)" : "forward (tensor cores)";
   const size_t shared = MmaLayout(g.k).shared_bytes();
@@ -848,14 +974,26 @@ void conv(const Launcher& launch, const ConvShape& s, const void* in, const void
     conv_fma<T, Tiling>(launch, s, in, w, out, transposed, al);
 }
 
+// The tensor-core weight gradient's geometry (row tiles of kMmaTileM steps) and grouping.
+struct MmaGradPlan {
+  Geometry g;
+  Groups groups;
+  explicit MmaGradPlan(const ConvShape& s)
+      : g(geometry(s, false, kMmaTileM)), groups(static_groups(g, kMmaGradTileC)) {}
+};
+
 template <typename T>
 size_t weight_grad_workspace(const ConvShape& s) {
   if (s.dynamic || empty(s)) return 0;
   const Geometry g = geometry(s, false);
-  return size_t(static_groups(g).count * g.k * g.C) * sizeof(acc_t<T>);
+  int64_t groups = static_groups(g).count;
+  if (mma_type<T> && s.k <= kMmaMaxTaps) groups = larger(groups, MmaGradPlan(s).groups.count);  // either kernel
+  return size_t(groups * g.k * g.C) * sizeof(acc_t<T>);
 }
 
-template <typename T, typename Launcher>
+// grad_w (see depthwise_conv_kernels.h). Tiling: as conv's (for static taps: the tensor-core first stage where it
+// takes the shape, else the multiply-add one).
+template <typename T, typename Tiling = void, typename Launcher>
 void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, const void* grad_out, void* grad_w,
                  void* workspace) {
   if (empty(s)) {  // no products: static taps get zero gradients, dynamic ones have no elements
@@ -867,6 +1005,10 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
   const T* go_t = static_cast<const T*>(grad_out);
   T* gw_t = static_cast<T*>(grad_w);
   const bool al = aligned<T>(g.C, x, grad_out);
+  constexpr bool forced_mma = std::is_same_v<Tiling, MmaTiling>;
+  if (forced_mma && !mma_takes<T>(s, al))
+    throw std::invalid_argument("depthwise_conv: the tensor-core kernel takes static bfloat16 or float16 taps, k <= " +
+                                std::to_string(kMmaMaxTaps) + ", C a multiple of 8 and 16-byte aligned tensors");
   if (s.dynamic) {
     const int64_t heads_per_block = larger(1, kTileC / g.group());
     launch("dynamic weight gradient", dynamic_weight_grad_kernel<T>,
@@ -874,22 +1016,35 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
            dynamic_weight_grad_shared_bytes(sizeof(acc_t<T>)), g, x_t, go_t, gw_t, al);
     return;
   }
-  const Groups groups = static_groups(g);
   auto* partial = static_cast<acc_t<T>*>(workspace);
-  const auto first_stage = [&](auto pass) {
-    launch("weight gradient", static_weight_grad_kernel<T, pass()>, grid(groups.count, channel_tiles(g)), kThreads,
-           weight_grad_shared_bytes(sizeof(acc_t<T>), pass()), g, x_t, go_t, partial, groups.tiles_per_group, al);
-  };
-  using std::integral_constant;
-  if (g.k <= 4)
-    first_stage(integral_constant<int, 4>{});
-  else if (g.k <= 8)
-    first_stage(integral_constant<int, 8>{});
-  else if (g.k <= 16)
-    first_stage(integral_constant<int, 16>{});
-  else
-    first_stage(integral_constant<int, kPass>{});
-  launch("weight gradient (sum)", sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, g, groups.count,
+  int64_t groups = 0;
+  if constexpr (mma_type<T>) {
+    if (mma_takes<T>(s, al) && (forced_mma || std::is_void_v<Tiling>)) {
+      const MmaGradPlan plan(s);
+      groups = plan.groups.count;
+      launch("weight gradient (tensor cores)", mma_weight_grad_kernel<T>,
+             grid(groups, channel_tiles(plan.g, kMmaGradTileC)), kThreads, MmaGradLayout(s.k).shared_bytes(), plan.g,
+             x_t, go_t, partial, plan.groups.tiles_per_group);
+    }
+  }
+  if (groups == 0) {
+    const Groups fma = static_groups(g);
+    groups = fma.count;
+    const auto first_stage = [&](auto pass) {
+      launch("weight gradient", static_weight_grad_kernel<T, pass()>, grid(fma.count, channel_tiles(g)), kThreads,
+             weight_grad_shared_bytes(sizeof(acc_t<T>), pass()), g, x_t, go_t, partial, fma.tiles_per_group, al);
+    };
+    using std::integral_constant;
+    if (g.k <= 4)
+      first_stage(integral_constant<int, 4>{});
+    else if (g.k <= 8)
+      first_stage(integral_constant<int, 8>{});
+    else if (g.k <= 16)
+      first_stage(integral_constant<int, 16>{});
+    else
+      first_stage(integral_constant<int, kPass>{});
+  }
+  launch("weight gradient (sum)", sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, g, groups,
          static_cast<const acc_t<T>*>(partial), gw_t);
 }
 

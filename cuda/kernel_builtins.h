@@ -23,6 +23,12 @@ __device__ __forceinline__ uint32_t byte_perm(uint32_t a, uint32_t b, uint32_t s
   return __byte_perm(a, b, selector);
 }
 
+// One 16-byte store of four words to global memory at p (16-byte aligned). nvcc splits a plain store of a
+// 16-byte struct or uint4 built from separate words into four.
+__device__ __forceinline__ void store_16_bytes(void* p, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");
+}
+
 // d = a * b + d on the tensor cores, for the warp's 16 x 8 tile (T: __nv_bfloat16 or __half, float sums; sm_80+).
 // The fragments' layout is the PTX ISA's, spelled out beside the emulated twin in emulation/block_emulator.h.
 template <typename T>

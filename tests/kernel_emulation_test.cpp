@@ -44,7 +44,8 @@ ConvResult emulated_conv(const cuda::emulation::EmulatedLauncher& launch, const 
       torch::empty({int64_t(cuda::weight_grad_workspace<T>(shape))}, torch::TensorOptions(torch::kByte));
   cuda::conv<T, Tiling>(launch, shape, x.data_ptr(), w.data_ptr(), r.out.data_ptr(), false);
   cuda::conv<T, Tiling>(launch, shape, g.data_ptr(), w.data_ptr(), r.grad_x.data_ptr(), true);
-  cuda::weight_grad<T>(launch, shape, x.data_ptr(), g.data_ptr(), r.grad_weight.data_ptr(), workspace.data_ptr());
+  cuda::weight_grad<T, Tiling>(launch, shape, x.data_ptr(), g.data_ptr(), r.grad_weight.data_ptr(),
+                               workspace.data_ptr());
   return r;
 }
 

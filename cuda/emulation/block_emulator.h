@@ -294,6 +294,16 @@ inline void __pipeline_wait_prior(size_t pending) { convpt::cuda::emulation::Blo
 namespace convpt::cuda {
 inline unsigned char* dynamic_shared_memory() { return emulation::Block::current().shared_memory(); }
 
+// st.global.v4.b32: aborts where p is not 16-byte aligned, as the GPU would fault.
+inline void store_16_bytes(void* p, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) {
+    std::fprintf(stderr, "emulated 16-byte store to %p: misaligned\n", p);
+    std::abort();
+  }
+  const uint32_t words[4] = {a, b, c, d};
+  std::memcpy(p, words, sizeof words);
+}
+
 // __byte_perm (PRMT): byte i of the result is the byte of {b:a} (a the low word) that nibble i of selector names.
 inline uint32_t byte_perm(uint32_t a, uint32_t b, uint32_t selector) {
   const uint64_t bytes = uint64_t(b) << 32 | a;
