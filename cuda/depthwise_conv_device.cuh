@@ -583,24 +583,28 @@ __global__ void __launch_bounds__(kThreads)
 // the per-channel sums into partial[group][j][c], which sum_partials_kernel reduces as for the multiply-add kernel.
 constexpr int kMmaGradTileC = 16;                            // channels per block: 2 per warp
 constexpr int kMmaGradStride = 24;                           // elements between shared-memory rows (16-byte rows)
-constexpr int kMmaGradColumns = (kMmaMaxTaps + 15 + 7) / 8;  // n = 8 column tiles of G for the largest k
 static_assert(kThreads == 32 * kMmaGradTileC / 2);
 
 struct MmaGradLayout {
   int columns;  // column tiles of G: ceil((k + 15) / 8)
-  __host__ __device__ explicit MmaGradLayout(int64_t k) : columns(int((k + 22) / 8)) {}
+  __host__ __device__ constexpr explicit MmaGradLayout(int64_t k) : columns(int((k + 22) / 8)) {}
   __host__ __device__ int x_rows() const { return kMmaTileM - 16 + 8 * columns; }
   __host__ __device__ size_t x_bytes() const { return align16(size_t(x_rows()) * kMmaGradStride * 2); }
   __host__ __device__ size_t stage_bytes() const { return x_bytes() + align16(size_t(kMmaTileM) * kMmaGradStride * 2); }
-  __host__ __device__ size_t g_bytes() const { return size_t(kMmaGradTileC) * 16 * 8 * columns * sizeof(float); }
+  // G of a channel: 16 rows of 8 columns per column tile, then 2 words of padding, so the diagonal sums' lanes (one
+  // channel each) fall in different banks.
+  __host__ __device__ int g_channel_words() const { return 16 * 8 * columns + 2; }
+  __host__ __device__ size_t g_bytes() const { return size_t(kMmaGradTileC) * g_channel_words() * sizeof(float); }
   __host__ __device__ size_t shared_bytes() const { return larger(2 * stage_bytes(), g_bytes()); }
 };
 
-template <typename T>
+// MaxColumns: the column tiles the accumulators hold (at least layout.columns), one of a few sizes, so small k keep
+// few registers and more blocks fit.
+template <typename T, int MaxColumns>
 __global__ void __launch_bounds__(kThreads)
     mma_weight_grad_kernel(Geometry g, const T* __restrict__ x, const T* __restrict__ grad_out,
                            float* __restrict__ partial, int64_t tiles_per_group) {
-  static_assert(sizeof(T) == 2);
+  static_assert(sizeof(T) == 2 && kMmaTileM == 256);  // a row tile is 16 blocks of 16 steps
   const MmaGradLayout layout(g.k);
   unsigned char* shared = dynamic_shared_memory();
   const auto x_s = [&](uint32_t s) { return reinterpret_cast<T*>(shared + s % 2 * layout.stage_bytes()); };
@@ -625,7 +629,7 @@ __global__ void __launch_bounds__(kThreads)
   // A fragment rows: A[r][n] = dy[16 n + r] for r = group_id (+ 8), n = 2 quad (+ 1, + 8, + 9); B rows: the same
   // blocks of x, 8 columns further per column tile. Each word holds the warp's two channels.
   const int row0 = 32 * quad + group_id;
-  float d[2][kMmaGradColumns][4] = {};
+  float d[2][MaxColumns][4] = {};
   for (uint32_t s = 0; s < stages; ++s) {
     if (s + 1 < stages)
       fetch(s + 1);
@@ -648,7 +652,7 @@ __global__ void __launch_bounds__(kThreads)
       a[1][half] = high_halves(lo, hi);
     }
 #pragma unroll
-    for (int ct = 0; ct < kMmaGradColumns; ++ct) {
+    for (int ct = 0; ct < MaxColumns; ++ct) {
       if (ct >= layout.columns) break;  // the same for every thread
       const int row = row0 + 8 * ct;
       const uint32_t x0 = x_at(row), x1 = x_at(row + 16), x8 = x_at(row + 128), x9 = x_at(row + 144);
@@ -663,16 +667,16 @@ __global__ void __launch_bounds__(kThreads)
   // G of each channel into shared memory ([channel][r][i], the stage buffers no longer needed), then its
   // diagonals: partial[group][j][c] = sum over r of G[r][r + j], in r order.
   float* g_s = reinterpret_cast<float*>(shared);
-  const int g_columns = 8 * layout.columns;
+  const int g_columns = 8 * layout.columns, g_channel = layout.g_channel_words();
 #pragma unroll
   for (int ch = 0; ch < 2; ++ch)
 #pragma unroll
-    for (int ct = 0; ct < kMmaGradColumns; ++ct) {
+    for (int ct = 0; ct < MaxColumns; ++ct) {
       if (ct >= layout.columns) break;
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = group_id + 8 * (e / 2), i = 8 * ct + 2 * quad + e % 2;
-        g_s[((2 * warp + ch) * 16 + r) * g_columns + i] = d[ch][ct][e];
+        g_s[(2 * warp + ch) * g_channel + r * g_columns + i] = d[ch][ct][e];
       }
     }
   __syncthreads();
@@ -680,7 +684,7 @@ __global__ void __launch_bounds__(kThreads)
     const int c = o % kMmaGradTileC, j = o / kMmaGradTileC;
     if (c >= width) continue;
     float sum = 0;
-    for (int r = 0; r < 16; ++r) sum += g_s[(c * 16 + r) * g_columns + r + j];
+    for (int r = 0; r < 16; ++r) sum += g_s[c * g_channel + r * g_columns + r + j];
     partial[(group * g.k + j) * g.C + c0 + c] = sum;
   }
 }
@@ -780,6 +784,24 @@ __global__ void __launch_bounds__(kReduceThreads)
     __syncthreads();
   }
   if (threadIdx.x == 0) grad_w[blockIdx.x] = from_acc<T>(sums[0]);
+}
+
+// The same sums where each (h, j) has few terms (groups x channels per head, e.g. one head per channel): one thread
+// per (h, j) adds them up by group, then channel, rather than a block of 128 threads that would mostly idle.
+// Adjacent threads take adjacent heads, so their reads of partial are adjacent.
+constexpr int64_t kSerialSumTerms = 256;  // at most this many terms per sum take the one-thread kernel
+
+template <typename T>
+__global__ void __launch_bounds__(kReduceThreads)
+    sum_partials_serial_kernel(Geometry g, int64_t groups, const acc_t<T>* __restrict__ partial,
+                               T* __restrict__ grad_w) {
+  const int64_t o = blockIdx.x * int64_t(kReduceThreads) + threadIdx.x;
+  if (o >= g.H * g.k) return;
+  const int64_t h = o % g.H, j = o / g.H, G = g.group();
+  acc_t<T> s = 0;
+  for (int64_t group = 0; group < groups; ++group)
+    for (int64_t c = h * G; c < (h + 1) * G; ++c) s += partial[(group * g.k + j) * g.C + c];
+  grad_w[h * g.k + j] = from_acc<T>(s);
 }
 
 // Dynamic taps: one value per (b, t, h, j), a dot product over head h's channels of grad_out[b, t] and
@@ -1022,9 +1044,19 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
     if (mma_takes<T>(s, al) && (forced_mma || std::is_void_v<Tiling>)) {
       const MmaGradPlan plan(s);
       groups = plan.groups.count;
-      launch("weight gradient (tensor cores)", mma_weight_grad_kernel<T>,
-             grid(groups, channel_tiles(plan.g, kMmaGradTileC)), kThreads, MmaGradLayout(s.k).shared_bytes(), plan.g,
-             x_t, go_t, partial, plan.groups.tiles_per_group);
+      const auto first_stage = [&](auto max_columns) {
+        launch("weight gradient (tensor cores)", mma_weight_grad_kernel<T, max_columns()>,
+               grid(groups, channel_tiles(plan.g, kMmaGradTileC)), kThreads, MmaGradLayout(s.k).shared_bytes(),
+               plan.g, x_t, go_t, partial, plan.groups.tiles_per_group);
+      };
+      using std::integral_constant;
+      const int columns = MmaGradLayout(s.k).columns;
+      if (columns <= 3)
+        first_stage(integral_constant<int, 3>{});
+      else if (columns <= 6)
+        first_stage(integral_constant<int, 6>{});
+      else
+        first_stage(integral_constant<int, MmaGradLayout(kMmaMaxTaps).columns>{});
     }
   }
   if (groups == 0) {
@@ -1044,8 +1076,13 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
     else
       first_stage(integral_constant<int, kPass>{});
   }
-  launch("weight gradient (sum)", sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, g, groups,
-         static_cast<const acc_t<T>*>(partial), gw_t);
+  if (groups * g.group() <= kSerialSumTerms)
+    launch("weight gradient (sum)", sum_partials_serial_kernel<T>,
+           grid((g.H * g.k + kReduceThreads - 1) / kReduceThreads, 1), kReduceThreads, 0, g, groups,
+           static_cast<const acc_t<T>*>(partial), gw_t);
+  else
+    launch("weight gradient (sum)", sum_partials_kernel<T>, grid(g.H * g.k, 1), kReduceThreads, 0, g, groups,
+           static_cast<const acc_t<T>*>(partial), gw_t);
 }
 
 // Calls f(T{}) with T the element type of dtype.

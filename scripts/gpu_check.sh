@@ -87,7 +87,7 @@ if [ "${CONVPT_GPU_PROFILE:-0}" = 1 ]; then
   step "ncu profile of the production kernels"
   timeout 150 "$ncu" --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
     --section MemoryWorkloadAnalysis --section WarpStateStats --section SchedulerStats \
-    -k regex:'conv_kernel|static_weight_grad' "$build/cuda/convpt_conv_tiling_bench" profile \
+    -k regex:'conv_kernel|weight_grad_kernel' "$build/cuda/convpt_conv_tiling_bench" profile \
     > "$out/ncu.txt" 2>&1 || echo "ncu failed: rc $?" | tee -a "$summary"
   grep -E "^  [a-z_]|Duration|DRAM Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Issued Warp" \
     "$out/ncu.txt" >> "$summary" || true

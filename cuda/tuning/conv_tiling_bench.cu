@@ -7,8 +7,9 @@
 //   ninja -C build convpt_conv_tiling_bench && build/cuda/convpt_conv_tiling_bench   (or nvcc -O3 -std=c++17
 //   -arch=sm_90 cuda/tuning/conv_tiling_bench.cu -o conv_tiling_bench: it needs nothing else)
 //
-// It also times the production backward kernels (input gradient, static weight gradient) at that shape.
-// `conv_tiling_bench profile` runs only the production forward and backward kernels once per k, for a profiler (ncu).
+// It also times the backward kernels (input gradient, static weight gradient) at that shape, production and
+// multiply-add. `conv_tiling_bench profile` runs only the production forward and backward kernels once per k, for a
+// profiler (ncu).
 // Exit status 1 if any candidate computes a wrong result.
 #include "../depthwise_conv_kernels.cu"
 
@@ -159,19 +160,23 @@ bool run_candidate(const char* name, const Buffers& buffers, double copy_gbs, st
   return ok;
 }
 
-// The production backward at the benchmark shape: the input gradient (the conv kernel, transposed) and the static
-// weight gradient (two-stage reduction), each timed alone. Their correctness is the CUDA tests' (ctest -L cuda).
+// The backward at the benchmark shape: the input gradient (the conv kernel, transposed) and the static weight
+// gradient (two-stage reduction), each timed alone, with the kernel conv() picks (Tiling void: the tensor cores
+// here) and with the multiply-add kernel (FmaTiling). Their correctness is the CUDA tests' (ctest -L cuda).
 struct Backward {
   const Buffers& buffers;
   __nv_bfloat16* grad_w;
   void* workspace;
 
+  template <typename Tiling = void>
   void input_grad(const ConvShape& s, int i) const {
-    conv<__nv_bfloat16>(DeviceLauncher{nullptr}, s, buffers.x[i % kInputs], buffers.w, buffers.y[i % kInputs], true);
+    conv<__nv_bfloat16, Tiling>(DeviceLauncher{nullptr}, s, buffers.x[i % kInputs], buffers.w, buffers.y[i % kInputs],
+                                true);
   }
+  template <typename Tiling = void>
   void weight_grad(const ConvShape& s, int i) const {
-    convpt::cuda::weight_grad<__nv_bfloat16>(DeviceLauncher{nullptr}, s, buffers.x[i % kInputs],
-                                             buffers.y[(i + 1) % kInputs], grad_w, workspace);
+    convpt::cuda::weight_grad<__nv_bfloat16, Tiling>(DeviceLauncher{nullptr}, s, buffers.x[i % kInputs],
+                                                     buffers.y[(i + 1) % kInputs], grad_w, workspace);
   }
 };
 
@@ -189,10 +194,13 @@ void time_backward(const Backward& backward, double copy_gbs) {
   for (const int64_t k : {3, 7, 31}) {
     const ConvShape s{kB, kT, kC, kH, k, (k - 1) / 2, 1, false};
     const double bytes = (2.0 * kB * kT * kC + kH * k) * sizeof(__nv_bfloat16);  // two [B, T, C] tensors and taps
-    const float input_ms = median_ms([&](int i) { backward.input_grad(s, i); });
-    const float weight_ms = median_ms([&](int i) { backward.weight_grad(s, i); });
-    for (const auto& [what, ms] : {std::pair<const char*, float>{"input grad", input_ms}, {"weight grad", weight_ms}})
-      std::printf("  production %-11s k=%-3lld %8.4f ms %7.0f GB/s %5.1f%% of copy\n", what, (long long)k, ms,
+    const std::pair<const char*, float> timings[] = {
+        {"input grad, production", median_ms([&](int i) { backward.input_grad(s, i); })},
+        {"input grad, multiply-add", median_ms([&](int i) { backward.input_grad<FmaTiling>(s, i); })},
+        {"weight grad, production", median_ms([&](int i) { backward.weight_grad(s, i); })},
+        {"weight grad, multiply-add", median_ms([&](int i) { backward.weight_grad<FmaTiling>(s, i); })}};
+    for (const auto& [what, ms] : timings)
+      std::printf("  %-26s k=%-3lld %8.4f ms %7.0f GB/s %5.1f%% of copy\n", what, (long long)k, ms,
                   bytes / (ms * 1e6), 100 * bytes / (ms * 1e6) / copy_gbs);
   }
 }
