@@ -18,10 +18,13 @@
 // window mirrored (offset k - 1 - P); for dynamic taps it takes the taps of the input position instead of the
 // output position, which turns the scatter into a gather.
 //
-// Static 16-bit taps (the lightweight and dilated models in bf16) take a second conv kernel, on the tensor cores:
-// see mma_conv_kernel. The multiply-add kernel is issue-bound at large k (one fp32 multiply-add per tap and output);
-// as a matrix product the taps cost next to nothing, and the kernel is left with moving memory. conv() picks it
-// wherever it takes the shape.
+// Static 16-bit taps (the lightweight and dilated models in bf16 or fp16) take tensor-core kernels for the forward,
+// the input gradient (mma_conv_kernel) and the weight gradient's first stage (mma_weight_grad_kernel). The
+// multiply-add kernels are issue-bound at large k (one fp32 multiply-add per tap and output); as matrix products
+// the taps cost next to nothing, and the kernels are left with moving memory. conv() and weight_grad() pick them
+// wherever they take the shape (k <= kMmaMaxTaps, C a multiple of 8, 16-byte aligned tensors). Their products run
+// over banded matrices that hold zeros beside the taps, so a non-finite input can turn outputs up to 16 k-steps'
+// worth of steps away NaN (0 x inf), where the reference keeps them finite.
 //
 // A Launcher provides: operator()(what, kernel, grid, threads, shared_bytes, args...) launches; resident_blocks(
 // kernel, threads, shared_bytes, what) says how many blocks of `kernel` run at once (0: one does not fit);

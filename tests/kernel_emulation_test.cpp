@@ -1,7 +1,8 @@
 // The depthwise conv op's CUDA kernels, compiled by the host compiler and run on the CPU by
 // cuda/emulation/block_emulator.h, against the float64 reference: forward and both gradients, over kernel sizes
 // (beyond one shared-memory pass of taps too), lengths (T < k too), heads, channel counts (beyond one tile, and
-// ruling out vector loads), dilations, windows, static and dynamic taps, in every dtype the kernels take. The
+// ruling out vector loads), dilations, windows, static and dynamic taps, in every dtype the kernels take, for the
+// multiply-add kernels and the tensor-core ones (whose mma the emulator runs as a warp collective). The
 // same source that nvcc compiles for the GPU, so a kernel's indexing, tiling, barriers and cp.async waits are checked
 // on any machine, within what the emulator models (see there); tests/depthwise_conv_cuda_test.cpp checks the real
 // thing where a GPU is.
