@@ -970,6 +970,10 @@ template <typename T>
 bool mma_takes(const ConvShape& s, bool aligned) {
   return mma_type<T> && !s.dynamic && s.k <= kMmaMaxTaps && aligned;
 }
+constexpr const char* kMmaRefusal =
+    "depthwise_conv: the tensor-core kernels take static bfloat16 or float16 taps, k <= 65, C a multiple of 8 and "
+    "16-byte aligned tensors";
+static_assert(kMmaMaxTaps == 65, "kMmaRefusal names the limit");
 
 // out = the conv of `in` (transposed: the input gradient). Tiling void: the tensor-core kernel where it takes the
 // shape, else the multiply-add kernel with ConvTile. A benchmark or test may name one: MmaTiling (an error where it
@@ -993,8 +997,7 @@ void conv(const Launcher& launch, const ConvShape& s, const void* in, const void
     }
   }
   if constexpr (forced_mma)
-    throw std::invalid_argument("depthwise_conv: the tensor-core kernel takes static bfloat16 or float16 taps, k <= " +
-                                std::to_string(kMmaMaxTaps) + ", C a multiple of 8 and 16-byte aligned tensors");
+    throw std::invalid_argument(kMmaRefusal);
   else
     conv_fma<T, Tiling>(launch, s, in, w, out, transposed, al);
 }
@@ -1032,8 +1035,7 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
   const bool al = aligned<T>(g.C, x, grad_out);
   constexpr bool forced_mma = std::is_same_v<Tiling, MmaTiling>;
   if (forced_mma && !mma_takes<T>(s, al))
-    throw std::invalid_argument("depthwise_conv: the tensor-core kernel takes static bfloat16 or float16 taps, k <= " +
-                                std::to_string(kMmaMaxTaps) + ", C a multiple of 8 and 16-byte aligned tensors");
+    throw std::invalid_argument(kMmaRefusal);
   if (s.dynamic) {
     const int64_t heads_per_block = larger(1, kTileC / g.group());
     launch("dynamic weight gradient", dynamic_weight_grad_kernel<T>,

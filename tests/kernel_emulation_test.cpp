@@ -168,15 +168,20 @@ TEST_CASE("emulated tensor-core conv kernel equals the reference", "[depthwise_c
     }
 }
 
-TEST_CASE("the tensor-core kernel refuses shapes it does not take", "[depthwise_conv][emulation]") {
+TEST_CASE("the tensor-core kernels refuse shapes they do not take", "[depthwise_conv][emulation]") {
   const auto refuses = [](int64_t C, int64_t k, bool dynamic) {
+    CAPTURE(C, k, dynamic);
     const cuda::ConvShape shape{1, 8, C, C, k, 0, 1, dynamic};
-    const torch::Tensor x = torch::zeros({1, 8, C}, torch::kBFloat16);
+    const cuda::emulation::EmulatedLauncher launch;
+    const torch::Tensor x = torch::zeros({1, 8, C}, torch::kBFloat16), y = torch::empty_like(x);
     const torch::Tensor w = dynamic ? torch::zeros({1, 8, C, k}, torch::kBFloat16) : torch::zeros({C, k}, torch::kBFloat16);
-    CHECK_THROWS_WITH((cuda::conv<__nv_bfloat16, cuda::MmaTiling>(cuda::emulation::EmulatedLauncher{}, shape,
-                                                                   x.data_ptr(), w.data_ptr(),
-                                                                   torch::empty_like(x).data_ptr(), false)),
-                      Catch::Matchers::Contains("tensor-core kernel takes"));
+    const torch::Tensor grad_w = torch::empty_like(w);
+    using Mma = cuda::MmaTiling;
+    CHECK_THROWS_WITH((cuda::conv<__nv_bfloat16, Mma>(launch, shape, x.data_ptr(), w.data_ptr(), y.data_ptr(), true)),
+                      Catch::Matchers::Contains("tensor-core kernels take"));
+    CHECK_THROWS_WITH((cuda::weight_grad<__nv_bfloat16, Mma>(launch, shape, x.data_ptr(), y.data_ptr(),
+                                                             grad_w.data_ptr(), nullptr)),
+                      Catch::Matchers::Contains("tensor-core kernels take"));
   };
   refuses(12, 3, false);                     // C not a multiple of 8
   refuses(8, cuda::kMmaMaxTaps + 1, false);  // k beyond its k-steps
