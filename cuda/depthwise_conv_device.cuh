@@ -438,14 +438,15 @@ __global__ void __launch_bounds__(kThreads, Tiling::MinBlocks)
 //   y[base + r] = sum over s, i < 16 of A_s[r][i] * x[base + 16 s + i],   A_s[r][i] = w[16 s + i - r]
 // (x indexed from the window's first step, w zero outside [0, k)). Laying 8 such blocks of 16 steps side by side as
 // the columns n of B_s[i][n] = x[16 n + 16 s + i] makes it mma.m16n8k16: D = sum_s A_s B_s, one 16 x 8 x 16 product
-// per step s of the ceil((k + 15) / 16) k-steps, with A_s shared by every block of the channel. Each product costs
-// one tensor-core instruction where the multiply-add kernel spends 128 x k / 32 (up to 16 x 16 / k of them on zero
-// taps, which the tensor cores do at no cost to the memory-bound whole).
+// per step s of the ceil((k + 15) / 16) k-steps, with A_s shared by every block of the channel. 128 outputs of a
+// channel thus cost one tensor-core instruction per k-step where the multiply-add kernel issues 128 k / 32 fp32
+// multiply-adds (the products with the band's zeros come free: the kernel is memory-bound either way).
 //
 // A block keeps one channel tile (8 channels per warp) and walks row tiles of kMmaTileM steps, double-buffered with
-// cp.async as the multiply-add kernel; rows are kMmaStride elements apart, so a warp's 16-byte row reads spread over
-// the banks. A lane's B words pair two consecutive steps of one channel, so it reads 16-byte rows (8 channels) and
-// pairs their halves. Its A words are two consecutive taps at an offset that depends on the lane, read from two
+// cp.async as the multiply-add kernel. A lane's B words pair two consecutive steps of one channel, so it reads
+// 16-byte rows (8 channels) and pairs their halves; rows are kMmaStride elements apart (one bank group further per
+// row), and lanes of odd groups read each pair of rows the other way round, so a quarter-warp's reads hit 8
+// different bank groups. Its A words are two consecutive taps at an offset that depends on the lane, read from two
 // copies of the channel's zero-padded taps (word boundaries at even and at odd taps), staged once per block. The
 // lane's D values are 4 steps of the channel; with all 8 channels in hand it stores 16 bytes per step.
 constexpr int kMmaTileC = 64;                // channels per tile: 8 per warp
@@ -517,8 +518,8 @@ __global__ void __launch_bounds__(kThreads)
   // starts a word in the copy of the group's parity; the rows 8 below and the columns 8 right are 4 words off.
   const uint32_t* lane_taps = taps_s + warp * 8 * 2 * strip + group % 2 * strip + (2 * quad - group + 16 - group % 2) / 2;
   // A lane's B rows are 2 quad (mod 8) past a multiple of 8, as are those of the lane with the other parity of
-  // `group` in its quarter-warp; that lane reads the pair of rows the other way round, so the two fall in different
-  // banks, and its selectors swap the halves back.
+  // `group` in its quarter-warp; lanes of odd groups read the pair of rows the other way round, so the two fall in
+  // different banks, and their selectors swap the halves back.
   const int swap = group % 2;
   const uint32_t low_pair = swap ? 0x1054 : 0x5410, high_pair = swap ? 0x3276 : 0x7632;
   for (uint32_t s = 0; s < stages; ++s) {
