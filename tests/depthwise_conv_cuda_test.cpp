@@ -1,8 +1,9 @@
 // The depthwise conv op's CUDA kernels against the reference computed in float64 on the CPU: forward and both
 // gradients over the CPU tests' grid of kernel sizes, lengths, heads, dilations and windows (plus kernel sizes beyond
 // one shared-memory pass and channel counts beyond one tile), static and dynamic taps, in float32, bfloat16 and
-// float16; long sequences and a large batch x channels; argument and device errors. Without a CUDA device each test
-// exits with code 77, which CTest reports as skipped.
+// float16 (static 16-bit taps with k <= 65 and C a multiple of 8 take the tensor-core kernels, the rest the
+// multiply-add ones); long sequences and a large batch x channels; argument and device errors. Without a CUDA device
+// each test exits with code 77, which CTest reports as skipped.
 #include "testing.h"  // first: see there
 
 #include <cstdio>
