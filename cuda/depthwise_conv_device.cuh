@@ -976,16 +976,25 @@ constexpr const char* kMmaRefusal =
     "16-byte aligned tensors";
 static_assert(kMmaMaxTaps == 65, "kMmaRefusal names the limit");
 
+// Whether conv() and weight_grad() take the tensor-core kernels: where they take the shape, unless Tiling names the
+// multiply-add kernel; an error where Tiling names them (MmaTiling) for a shape they do not take.
+template <typename T, typename Tiling>
+bool use_tensor_cores(const ConvShape& s, bool aligned) {
+  const bool takes = mma_takes<T>(s, aligned);
+  if (std::is_same_v<Tiling, MmaTiling> && !takes) throw std::invalid_argument(kMmaRefusal);
+  return takes && (std::is_void_v<Tiling> || std::is_same_v<Tiling, MmaTiling>);
+}
+
 // out = the conv of `in` (transposed: the input gradient). Tiling void: the tensor-core kernel where it takes the
 // shape, else the multiply-add kernel with ConvTile. A benchmark or test may name one: MmaTiling (an error where it
 // does not take the shape), FmaTiling, or a ConvTiling.
 template <typename T, typename Tiling = void, typename Launcher>
 void conv(const Launcher& launch, const ConvShape& s, const void* in, const void* w, void* out, bool transposed) {
   if (empty(s)) return;
-  constexpr bool forced_mma = std::is_same_v<Tiling, MmaTiling>;
   const bool al = aligned<T>(s.C, in, out);
+  const bool tensor_cores = use_tensor_cores<T, Tiling>(s, al);
   if constexpr (mma_type<T>) {
-    if (mma_takes<T>(s, al) && (forced_mma || std::is_void_v<Tiling>)) {
+    if (tensor_cores) {
       const Geometry g = geometry(s, transposed, kMmaTileM);
       const T* in_t = static_cast<const T*>(in);
       const T* w_t = static_cast<const T*>(w);
@@ -997,10 +1006,7 @@ void conv(const Launcher& launch, const ConvShape& s, const void* in, const void
       return;
     }
   }
-  if constexpr (forced_mma)
-    throw std::invalid_argument(kMmaRefusal);
-  else
-    conv_fma<T, Tiling>(launch, s, in, w, out, transposed, al);
+  if constexpr (!std::is_same_v<Tiling, MmaTiling>) conv_fma<T, Tiling>(launch, s, in, w, out, transposed, al);
 }
 
 // The tensor-core weight gradient's geometry (row tiles of kMmaTileM steps) and grouping.
@@ -1020,6 +1026,52 @@ size_t weight_grad_workspace(const ConvShape& s) {
   return size_t(groups * g.k * g.C) * sizeof(acc_t<T>);
 }
 
+// The static weight gradient's first stage, per-group partial sums into `partial`; returns the number of groups.
+template <typename T, typename Launcher>
+int64_t mma_weight_grad_first_stage(const Launcher& launch, const ConvShape& s, const T* x, const T* grad_out,
+                                    acc_t<T>* partial) {
+  if constexpr (mma_type<T>) {
+    const MmaGradPlan plan(s);
+    const auto first_stage = [&](auto max_columns) {
+      launch("weight gradient (tensor cores)", mma_weight_grad_kernel<T, max_columns()>,
+             grid(plan.groups.count, channel_tiles(plan.g, kMmaGradTileC)), kThreads,
+             MmaGradLayout(s.k).shared_bytes(), plan.g, x, grad_out, partial, plan.groups.tiles_per_group);
+    };
+    using std::integral_constant;
+    const int columns = MmaGradLayout(s.k).columns;
+    if (columns <= 3)
+      first_stage(integral_constant<int, 3>{});
+    else if (columns <= 6)
+      first_stage(integral_constant<int, 6>{});
+    else
+      first_stage(integral_constant<int, MmaGradLayout(kMmaMaxTaps).columns>{});
+    return plan.groups.count;
+  } else {
+    throw std::logic_error("depthwise_conv: tensor-core weight gradient asked for a type it does not take");
+  }
+}
+
+template <typename T, typename Launcher>
+int64_t fma_weight_grad_first_stage(const Launcher& launch, const Geometry& g, const T* x, const T* grad_out,
+                                    acc_t<T>* partial, bool aligned) {
+  const Groups groups = static_groups(g);
+  const auto first_stage = [&](auto pass) {
+    launch("weight gradient", static_weight_grad_kernel<T, pass()>, grid(groups.count, channel_tiles(g)), kThreads,
+           weight_grad_shared_bytes(sizeof(acc_t<T>), pass()), g, x, grad_out, partial, groups.tiles_per_group,
+           aligned);
+  };
+  using std::integral_constant;
+  if (g.k <= 4)
+    first_stage(integral_constant<int, 4>{});
+  else if (g.k <= 8)
+    first_stage(integral_constant<int, 8>{});
+  else if (g.k <= 16)
+    first_stage(integral_constant<int, 16>{});
+  else
+    first_stage(integral_constant<int, kPass>{});
+  return groups.count;
+}
+
 // grad_w (see depthwise_conv_kernels.h). Tiling: as conv's (for static taps: the tensor-core first stage where it
 // takes the shape, else the multiply-add one).
 template <typename T, typename Tiling = void, typename Launcher>
@@ -1034,9 +1086,7 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
   const T* go_t = static_cast<const T*>(grad_out);
   T* gw_t = static_cast<T*>(grad_w);
   const bool al = aligned<T>(g.C, x, grad_out);
-  constexpr bool forced_mma = std::is_same_v<Tiling, MmaTiling>;
-  if (forced_mma && !mma_takes<T>(s, al))
-    throw std::invalid_argument(kMmaRefusal);
+  const bool tensor_cores = use_tensor_cores<T, Tiling>(s, al);
   if (s.dynamic) {
     const int64_t heads_per_block = larger(1, kTileC / g.group());
     launch("dynamic weight gradient", dynamic_weight_grad_kernel<T>,
@@ -1045,43 +1095,8 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
     return;
   }
   auto* partial = static_cast<acc_t<T>*>(workspace);
-  int64_t groups = 0;
-  if constexpr (mma_type<T>) {
-    if (mma_takes<T>(s, al) && (forced_mma || std::is_void_v<Tiling>)) {
-      const MmaGradPlan plan(s);
-      groups = plan.groups.count;
-      const auto first_stage = [&](auto max_columns) {
-        launch("weight gradient (tensor cores)", mma_weight_grad_kernel<T, max_columns()>,
-               grid(groups, channel_tiles(plan.g, kMmaGradTileC)), kThreads, MmaGradLayout(s.k).shared_bytes(),
-               plan.g, x_t, go_t, partial, plan.groups.tiles_per_group);
-      };
-      using std::integral_constant;
-      const int columns = MmaGradLayout(s.k).columns;
-      if (columns <= 3)
-        first_stage(integral_constant<int, 3>{});
-      else if (columns <= 6)
-        first_stage(integral_constant<int, 6>{});
-      else
-        first_stage(integral_constant<int, MmaGradLayout(kMmaMaxTaps).columns>{});
-    }
-  }
-  if (groups == 0) {
-    const Groups fma = static_groups(g);
-    groups = fma.count;
-    const auto first_stage = [&](auto pass) {
-      launch("weight gradient", static_weight_grad_kernel<T, pass()>, grid(fma.count, channel_tiles(g)), kThreads,
-             weight_grad_shared_bytes(sizeof(acc_t<T>), pass()), g, x_t, go_t, partial, fma.tiles_per_group, al);
-    };
-    using std::integral_constant;
-    if (g.k <= 4)
-      first_stage(integral_constant<int, 4>{});
-    else if (g.k <= 8)
-      first_stage(integral_constant<int, 8>{});
-    else if (g.k <= 16)
-      first_stage(integral_constant<int, 16>{});
-    else
-      first_stage(integral_constant<int, kPass>{});
-  }
+  const int64_t groups = tensor_cores ? mma_weight_grad_first_stage<T>(launch, s, x_t, go_t, partial)
+                                      : fma_weight_grad_first_stage<T>(launch, g, x_t, go_t, partial, al);
   if (groups * g.group() <= kSerialSumTerms)
     launch("weight gradient (sum)", sum_partials_serial_kernel<T>,
            grid((g.H * g.k + kReduceThreads - 1) / kReduceThreads, 1), kReduceThreads, 0, g, groups,
