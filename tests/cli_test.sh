@@ -68,15 +68,8 @@ expect 2 "required" -- "$convpt" info
 
 # tokenize: SentencePiece on a small generated corpus (same seed, same bytes), then shards of the corpus and of a
 # task file, with statistics; missing corpora and bad keys are clear errors.
-mkdir -p "$tmp/data/pretrain" "$tmp/task"
-awk 'BEGIN { srand(1); n = split("ka ri to men sa lo ver pi dun el mor ta qui be son ra li go fen ul", s, " ")
-  for (d = 0; d < 300; d++) { for (l = 0; l < 3; l++) { line = ""; words = 4 + int(rand() * 10)
-    for (w = 0; w < words; w++) {
-      word = ""; for (k = 1 + int(rand() * 3); k > 0; k--) word = word s[1 + int(rand() * n)]
-      line = line (w ? " " : "") word }
-    print line "." }
-  print "" } }' >"$tmp/data/pretrain/train.txt"
-head -40 "$tmp/data/pretrain/train.txt" >"$tmp/data/pretrain/valid.txt"
+mkdir -p "$tmp/task"
+bash "$src/tests/toy_corpus.sh" "$tmp/data/pretrain"
 printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
   'splits: {train: train.tsv, test: test.tsv}' >"$tmp/task/mini.yaml"
 printf 'sentence\tlabel\nkari to men\t1\nsa lo ver\t0\npi dun el\t1\n' | tee "$tmp/task/test.tsv" >"$tmp/task/train.tsv"

@@ -16,16 +16,9 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 port=$((20000 + RANDOM % 20000))
 next_port() { port=$((port + 1)); }
 
-# A corpus, a tokenizer, shards and a two-class task (as in cli_test.sh).
-mkdir -p "$tmp/data/pretrain" "$tmp/task"
-awk 'BEGIN { srand(1); n = split("ka ri to men sa lo ver pi dun el mor ta qui be son ra li go fen ul", s, " ")
-  for (d = 0; d < 300; d++) { for (l = 0; l < 3; l++) { line = ""; words = 4 + int(rand() * 10)
-    for (w = 0; w < words; w++) {
-      word = ""; for (k = 1 + int(rand() * 3); k > 0; k--) word = word s[1 + int(rand() * n)]
-      line = line (w ? " " : "") word }
-    print line "." }
-  print "" } }' >"$tmp/data/pretrain/train.txt"
-head -40 "$tmp/data/pretrain/train.txt" >"$tmp/data/pretrain/valid.txt"
+# A generated corpus, a tokenizer, shards and a two-class task.
+mkdir -p "$tmp/task"
+bash "$src/tests/toy_corpus.sh" "$tmp/data/pretrain"
 printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
   'splits: {train: train.tsv, dev: dev.tsv, test: dev.tsv}' >"$tmp/task/mini.yaml"
 printf 'sentence\tlabel\nkari to men\t1\nsa lo ver\t0\npi dun el\t1\nta qui be son\t0\nmor ta\t1\nra li go\t0\n' \
