@@ -166,15 +166,7 @@ TEST_CASE("CUDA static weight gradient is deterministic, an empty batch gives ze
 
 TEST_CASE("CUDA op computes only the gradients asked for and refuses higher-order ones", "[depthwise_conv][cuda]") {
   require_cuda();
-  const torch::Tensor x = torch::randn({1, 5, 4}, torch::TensorOptions(gpu).dtype(torch::kDouble)).requires_grad_();
-  const torch::Tensor w = torch::randn({2, 3}, x.options());
-  depthwise_conv(x, w, {}).sum().backward();
-  CHECK(relative_error(x.grad(), torch::autograd::grad({depthwise_conv_reference(x, w, {}).sum()}, {x})[0]) < 1e-12);
-
-  const torch::Tensor wg = w.clone().requires_grad_();
-  const torch::Tensor out = depthwise_conv(x, wg, {}).sum();
-  CHECK_THROWS_WITH(torch::autograd::grad({out}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true),
-                    Contains("higher-order gradients"));
+  convpt::test::check_gradients_asked_for(gpu);
 }
 
 TEST_CASE("CUDA op rejects unsupported dtypes and mixed devices", "[depthwise_conv][cuda]") {

@@ -75,4 +75,18 @@ inline void check_against_reference(const ConvIn& conv, const torch::Tensor& x, 
   }
 }
 
+// The op on `device` computes x's gradient alone when the taps need none, equal to the reference's, and refuses a
+// second derivative.
+inline void check_gradients_asked_for(const torch::Device& device) {
+  const torch::Tensor x = torch::randn({1, 5, 4}, torch::TensorOptions(device).dtype(torch::kDouble)).requires_grad_();
+  const torch::Tensor w = torch::randn({2, 3}, x.options());
+  ops::depthwise_conv(x, w, {}).sum().backward();
+  CHECK(relative_error(x.grad(), torch::autograd::grad({ops::depthwise_conv_reference(x, w, {}).sum()}, {x})[0]) <
+        1e-12);
+
+  const torch::Tensor out = ops::depthwise_conv(x, w.clone().requires_grad_(), {}).sum();
+  CHECK_THROWS_WITH(torch::autograd::grad({out}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true),
+                    Catch::Matchers::Contains("higher-order gradients"));
+}
+
 }  // namespace convpt::test
