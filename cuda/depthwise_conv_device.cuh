@@ -559,20 +559,25 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     // d[h][ch][e] is D[group + 8 (e / 2)][2 quad + e % 2]: the channel's output at step 128 h + 16 (2 quad + e % 2)
-    // + group + 8 (e / 2) of the tile.
+    // + group + 8 (e / 2) of the tile, i.e. 128 h + 8 i steps past the lane's first, 32 quad + group, where
+    // i = 2 (e % 2) + e / 2. Walking i keeps the stores' index arithmetic to one add each.
+    const int first = 32 * quad + group;
+    const int64_t left = tile.length - tile.m0 - first;  // steps of the phase from the lane's first on
+    const int64_t eight_steps = 8 * g.dilation * g.C;    // elements between steps 8 apart in the phase
     if (warp * 8 < width)
 #pragma unroll
-      for (int h = 0; h < 2; ++h)
+      for (int h = 0; h < 2; ++h) {
+        int64_t at = (tile.b * g.T + g.time(tile.phase, tile.m0 + first)) * g.C + c0 + warp * 8 + 16 * h * eight_steps;
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int64_t m = tile.m0 + 128 * h + 16 * (2 * quad + e % 2) + group + 8 * (e / 2);
-          if (m >= tile.length) continue;
+        for (int i = 0; i < 4; ++i, at += eight_steps) {
+          const int e = 2 * (i % 2) + i / 2;
+          if (128 * h + 8 * i >= left) break;
           const auto word = [&](int v) {
             return word_of(from_acc<T>(d[h][2 * v][e]), from_acc<T>(d[h][2 * v + 1][e]));
           };
-          store_16_bytes(out + (tile.b * g.T + g.time(tile.phase, m)) * g.C + c0 + warp * 8, word(0), word(1), word(2),
-                         word(3));
+          store_16_bytes(out + at, word(0), word(1), word(2), word(3));
         }
+      }
     __syncthreads();  // stage s's buffer is free for stage s + 2
   }
 }
