@@ -1027,7 +1027,8 @@ size_t weight_grad_workspace(const ConvShape& s) {
   if (s.dynamic || empty(s)) return 0;
   const Geometry g = geometry(s, false);
   int64_t groups = static_groups(g).count;
-  if (mma_type<T> && s.k <= kMmaMaxTaps) groups = larger(groups, MmaGradPlan(s).groups.count);  // either kernel
+  // The tensors' alignment is not known yet, so room for either kernel's partial sums.
+  if (mma_takes<T>(s, /*aligned=*/true)) groups = larger(groups, MmaGradPlan(s).groups.count);
   return size_t(groups * g.k * g.C) * sizeof(acc_t<T>);
 }
 
