@@ -209,6 +209,11 @@ TEST_CASE("a bad command-line override names its --set argument", "[config][erro
   CHECK_THAT(error_of(file, {"model.d_model=big"}), Contains("--set model.d_model=big"));
   CHECK_THAT(error_of(file, {"model.depth=3"}), Contains("unknown key"));
   CHECK_THAT(error_of(file, {"model.d_model"}), Contains("expected key=value"));
+  // A key missing from a section is the file's fault, even when a --set touched the section.
+  const auto no_arch = dir.write("no_arch.yaml", "run:\n  seed: 1\nmodel:\n  d_model: 64\n");
+  const std::string missing = error_of(no_arch, {"model.num_heads=4"});
+  CHECK_THAT(missing, Contains("model.arch") && Contains(no_arch.string() + ":3"));
+  CHECK_THAT(missing, !Contains("--set"));
 }
 
 TEST_CASE("broken files are clear errors", "[config][errors]") {

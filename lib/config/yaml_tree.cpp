@@ -63,7 +63,7 @@ YamlTree YamlTree::from_string(const std::string& yaml, const std::string& sourc
   if (doc.IsNull()) return tree;
   if (!doc.IsMap()) throw ConfigError({source_name, doc.Mark().line + 1}, "", "top level must be a mapping");
   if (doc["base"]) throw ConfigError({source_name, doc["base"].Mark().line + 1}, "base", "inheritance needs a file");
-  tree.merge(tree.root_, doc, "", source_name);
+  tree.merge(tree.root_, doc, "", source_name, /*from_command_line=*/false);
   return tree;
 }
 
@@ -91,27 +91,30 @@ void YamlTree::merge_file(const fs::path& path, std::vector<fs::path>& chain) {
     merge_file(base_path, chain);
     doc.remove("base");
   }
-  merge(root_, doc, "", source);
+  merge(root_, doc, "", source, /*from_command_line=*/false);
   chain.pop_back();
 }
 
 void YamlTree::merge(YAML::Node into, const YAML::Node& from, const std::string& prefix,
-                     const std::string& source) {
+                     const std::string& source, bool from_command_line) {
   for (const auto& kv : from) {
     const std::string key = kv.first.as<std::string>();
     const std::string path = join_key(prefix, key);
     const YAML::Node& value = kv.second;
-    origins_[path] = Origin{source, kv.first.Mark().line + 1};  // the key's line, also for mappings
     // Mappings merge key by key; scalars and lists replace what the base file said.
-    if (value.IsMap() && into[key] && into[key].IsMap()) {
-      merge(into[key], value, path, source);
+    const bool merges_mapping = value.IsMap() && into[key] && into[key].IsMap();
+    // The key's line, also for mappings; but a --set only names the keys it sets, so that a key missing from a
+    // section is still reported at the file that wrote the section.
+    if (!(merges_mapping && from_command_line)) origins_[path] = Origin{source, kv.first.Mark().line + 1};
+    if (merges_mapping) {
+      merge(into[key], value, path, source, from_command_line);
       continue;
     }
     for (auto it = origins_.lower_bound(path + "."); it != origins_.end() && it->first.rfind(path + ".", 0) == 0;)
       it = origins_.erase(it);  // the replaced subtree's keys no longer exist
     if (value.IsMap()) {
       into[key] = YAML::Node(YAML::NodeType::Map);
-      merge(into[key], value, path, source);
+      merge(into[key], value, path, source, from_command_line);
     } else {
       into[key] = YAML::Clone(value);
     }
@@ -148,7 +151,7 @@ void YamlTree::apply_override(const std::string& assignment) {
     wrapper[*it] = patch;
     patch = wrapper;
   }
-  merge(root_, patch, "", where.source);
+  merge(root_, patch, "", where.source, /*from_command_line=*/true);
   for (auto& [path, origin] : origins_)
     if (origin.source == where.source) origin.line = 0;
 }

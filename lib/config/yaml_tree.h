@@ -45,7 +45,8 @@ class YamlTree {
 
  private:
   void merge_file(const std::filesystem::path& path, std::vector<std::filesystem::path>& chain);
-  void merge(YAML::Node into, const YAML::Node& from, const std::string& prefix, const std::string& source);
+  void merge(YAML::Node into, const YAML::Node& from, const std::string& prefix, const std::string& source,
+             bool from_command_line);
 
   YAML::Node root_ = YAML::Node(YAML::NodeType::Map);
   std::string main_source_;  // the file (or string name) the tree was loaded from
