@@ -131,6 +131,26 @@ if [ "$status" -ne 130 ] || ! grep -q "stopped by SIGINT" "$tmp/int.log" || [ ! 
   failures=$((failures + 1))
 fi
 
+# Ids are read only with the tokenizer that made them. The shards and every checkpoint record its fingerprint; task
+# shards made from another data root are tokenised anew, with a warning; after a vocabulary is retrained under the
+# same path, pretrain refuses the old shards and finetune --init and eval refuse the checkpoints trained on old ids.
+grep -q '"tokenizer_fingerprint": "fnv1a64:[0-9a-f]\{16\}+' "$tmp/shards/encoded_with.json" ||
+  { echo "FAIL: tokenize encode did not record its tokenizer"; failures=$((failures + 1)); }
+grep -q '"tokenizer_fingerprint": "fnv1a64:' "$tmp/runs/pt/checkpoints/step-00000006/meta.json" ||
+  { echo "FAIL: a pretrain checkpoint does not record its tokenizer"; failures=$((failures + 1)); }
+cp -r "$tmp/data" "$tmp/data2"
+expect 0 "encoded from another data root .*tokenizing mini/test from the data instead" -- \
+  "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini.yaml" --split test --data-root "$tmp/data2"
+expect 0 "" -- "${tok[@]}" --set data.vocab_pieces=180 tokenize train --config "$smoke" --data-root "$tmp/data"
+expect 1 "shards was encoded with tokenizer .*tok.model \(fnv1a64:.*re-run .convpt tokenize encode." -- \
+  "${run[@]}" --set run.name=pt3 --set pretrain.steps=2 pretrain --config "$smoke"
+expect 1 "checkpoint .*runs/pt was trained on the ids of tokenizer fnv1a64:.*but data.tokenizer .*tok.model is" -- \
+  "${ft[@]}" --set run.name=ft3 finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" --init "$tmp/runs/pt" \
+  --data-root "$tmp/data"
+[ ! -e "$tmp/runs/ft3" ] || { echo "FAIL: a refused finetune left a run directory"; failures=$((failures + 1)); }
+expect 1 "trained on the ids of tokenizer" -- \
+  "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data"
+
 # bench --ops: a tiny smoke run checks the table's shape (timings are never asserted).
 expect 0 "conv fast \(CPU\) +forward\+backward +16 +3" -- \
   "$convpt" bench --ops --batch 1 --lengths 16 --channels 8 --heads 2 --kernel-sizes 3 --repeats 1 --csv "$tmp/ops.csv"

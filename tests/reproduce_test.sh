@@ -38,6 +38,13 @@ tail -3 first.log
 "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" >second.log 2>&1 || fail "cached re-run"
 grep -q 'finished earlier, skipped' second.log || fail "the re-run did not use the cache"
 if grep -q '^\$ convpt \(pretrain\|finetune\)' second.log; then fail "the re-run trained again"; fi
+if grep -q 'tokenize' second.log; then fail "the re-run made the vocabulary or shards again"; fi
+# Shards whose encoding is not known complete are made again (and then nothing else runs).
+rm shards/smoke/encoded_with.json
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" >reencode.log 2>&1 || fail "re-encoding run"
+grep -q '^\$ convpt .*tokenize encode' reencode.log || fail "shards without their record were not encoded again"
+[ -s shards/smoke/encoded_with.json ] || fail "the new encoding was not recorded"
+if grep -q '^\$ convpt \(pretrain\|finetune\)' reencode.log; then fail "re-encoding the same data retrained"; fi
 
 # --force redoes exactly the selected cells; the others stay cached.
 "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-scratch --datasets trec --force \

@@ -96,6 +96,20 @@ TEST_CASE("the same seed gives a byte-identical model, another seed another one"
   CHECK(train(5, 300, "bpe") == train(5, 300, "bpe"));
 }
 
+TEST_CASE("a tokenizer's fingerprint follows its model file's bytes and its sentinels, not its path", "[tokenizer]") {
+  TempDir dir;
+  const std::string bytes = train(1);
+  const auto copy = dir.path() / "copy.model";
+  convpt::write_file_atomically(copy, bytes);
+  const std::string fingerprint = Tokenizer(model_file(), 100).fingerprint();
+  CHECK(fingerprint.starts_with("fnv1a64:"));
+  CHECK(fingerprint.ends_with("+100"));
+  CHECK(Tokenizer(copy, 100).fingerprint() == fingerprint);
+  CHECK(Tokenizer(copy, 99).fingerprint() != fingerprint);
+  convpt::write_file_atomically(copy, train(2));  // another vocabulary saved under the same path
+  CHECK(Tokenizer(copy, 100).fingerprint() != fingerprint);
+}
+
 TEST_CASE("T5's ids: pad 0, eos 1, unk 2, sentinels numbered down from the top", "[tokenizer]") {
   const Tokenizer tokenizer(model_file(), 100);
   CHECK(tokenizer.pieces() == 200);

@@ -19,7 +19,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/run_dir.h"
+#include "data/shards.h"
 #include "experiments/grid.h"
+#include "tokenizer/tokenizer.h"
 #include "training/checkpoint.h"
 
 namespace convpt::cli {
@@ -138,14 +140,19 @@ class GridRunner {
   }
 
  private:
-  // The vocabulary and shards, made once (every cell of the grid, and other grids using them, share them).
+  // The vocabulary and shards, made once (every cell of the grid, and other grids using them, share them); shards
+  // are made again when their encoding is incomplete or was made with another vocabulary.
   int prepare_data() {
     const std::string tokenizer_file = layout_.tokenizer_file().string();
     tokenizer_ = config::load_config(tokenizer_file, global_.config_overrides());
     if (!fs::exists(tokenizer_.data.tokenizer)) {
       if (int code = execute({"tokenize", "train", "--config", tokenizer_file}); code != kOk) return code;
     }
-    if (!fs::exists(fs::path(tokenizer_.data.shards) / "stats.txt")) {
+    const auto encoded = data::read_shards_provenance(tokenizer_.data.shards);
+    const bool current = encoded && fs::exists(tokenizer_.data.tokenizer) &&
+                         encoded->tokenizer_fingerprint ==
+                             tokenizer::Tokenizer(tokenizer_.data.tokenizer, int32_t(tokenizer_.data.sentinels)).fingerprint();
+    if (!current) {
       const auto& datasets = layout_.grid().datasets;
       std::string tasks = "data.tasks=[";
       for (size_t i = 0; i < datasets.size(); ++i) tasks += (i ? "," : "") + datasets[i];

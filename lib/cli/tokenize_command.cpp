@@ -178,6 +178,7 @@ int encode(const Flags& flags, const GlobalOptions& global) {
                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const auto train_files = corpus_files(config.data.train_corpus, root);
   const auto valid_files = corpus_files(config.data.valid_corpus, root);
+  fs::remove(data::shards_provenance_file(out));  // until the new encoding is complete, none is trusted
 
   std::vector<SplitStats> stats;
   const auto report = [&](SplitStats split) {
@@ -213,6 +214,7 @@ int encode(const Flags& flags, const GlobalOptions& global) {
   config.data.root = root.string();
   config.data.shards = out.string();
   write_file_atomically(out / "config.yaml", config::to_yaml(config));
+  data::write_shards_provenance(out, {config.data.tokenizer, tokenizer.fingerprint(), fs::canonical(root).string()});
   std::ostringstream table;
   print_stats(table, stats);
   write_file_atomically(out / "stats.txt", table.str());

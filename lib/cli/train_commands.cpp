@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
+#include "data/shards.h"
 #include "data/tasks.h"
 #include "models/model_info.h"
 #include "tokenizer/tokenizer.h"
@@ -30,13 +31,16 @@ int exit_code(const training::TrainOutcome& outcome) {
   return kRuntimeError;
 }
 
-// Builds the model of `config` and, when `init` names a checkpoint, loads its weights (refusing another model).
-models::Seq2SeqModel build_model(const config::Config& config, const std::string& init, torch::Device device) {
+// Builds the model of `config` and, when `init` names a checkpoint, loads its weights (refusing another model, or
+// one trained on the ids of another tokenizer than `tokenizer_fingerprint`).
+models::Seq2SeqModel build_model(const config::Config& config, const std::string& init,
+                                 const std::string& tokenizer_fingerprint, torch::Device device) {
   models::Seq2SeqModel model(config.model);
   if (!init.empty()) {
     const training::CheckpointContents checkpoint = training::load_checkpoint(init);
     if (const std::string diff = training::model_differences(checkpoint.config.model, config.model); !diff.empty())
       throw std::runtime_error("checkpoint " + init + " is for another model:\n" + diff);
+    training::check_same_tokenizer(checkpoint, init, tokenizer_fingerprint, "data.tokenizer " + config.data.tokenizer);
     training::load_named_state(*model, checkpoint.model);
     log::info("initialised from ", init, " (step ", checkpoint.step, ")");
   }
@@ -45,27 +49,43 @@ models::Seq2SeqModel build_model(const config::Config& config, const std::string
   return model;
 }
 
-// Everything a classification task needs: examples per split (from `tokenize encode` shards when present,
-// else tokenised now) and the label words as token ids.
+// Everything a classification task needs: examples per split (from `tokenize encode` shards made with this tokenizer
+// from this data root, else tokenised now) and the label words as token ids.
 struct TaskData {
   data::Task task;
   std::vector<std::vector<int32_t>> label_ids;
   std::vector<data::Seq2SeqExample> examples(const std::string& split) const {
     const fs::path prefix = shards / "tasks" / task.name / split;
-    if (fs::exists(prefix.string() + ".inputs.idx")) return data::read_examples(prefix);
+    if (fs::exists(prefix.string() + ".inputs.idx")) {
+      const std::string stale = why_not_encoded_here(data::read_shards_provenance(shards));
+      if (stale.empty()) return data::read_examples(prefix);
+      log::warn(prefix.string(), ": ", stale, "; tokenizing ", task.name, "/", split, " from the data instead (",
+                "re-run `convpt tokenize encode` to refresh the shards)");
+    }
     const auto reader = task.open(split);
     return data::tokenize_examples(*tokenizer, *reader);
   }
   std::shared_ptr<tokenizer::Tokenizer> tokenizer;
   fs::path shards;
+  fs::path data_root;  // canonical
+
+ private:
+  std::string why_not_encoded_here(const std::optional<data::ShardsProvenance>& encoded) const {
+    if (!encoded) return "no " + data::shards_provenance_file(shards).filename().string() + " says what encoded it";
+    if (encoded->tokenizer_fingerprint != tokenizer->fingerprint())
+      return "encoded with another tokenizer (" + encoded->tokenizer + ", " + encoded->tokenizer_fingerprint + ")";
+    if (encoded->data_root != data_root.string()) return "encoded from another data root (" + encoded->data_root + ")";
+    return "";
+  }
 };
 
 TaskData load_task(const config::Config& config, const std::string& data_root_flag) {
   if (config.finetune.task.empty()) throw std::invalid_argument("no task: pass --task or set finetune.task");
   if (config.data.tokenizer.empty()) throw std::invalid_argument("data.tokenizer is not set (see convpt tokenize)");
-  TaskData t{data::find_task(config.finetune.task, data::resolve_data_root(data_root_flag, config.data.root)), {},
+  const fs::path root = fs::canonical(data::resolve_data_root(data_root_flag, config.data.root));
+  TaskData t{data::find_task(config.finetune.task, root), {},
              std::make_shared<tokenizer::Tokenizer>(config.data.tokenizer, int32_t(config.data.sentinels)),
-             config.data.shards};
+             config.data.shards, root};
   if (t.tokenizer->vocab_size() > config.model.vocab_size)
     throw std::invalid_argument("the tokenizer has " + std::to_string(t.tokenizer->vocab_size()) +
                                 " ids but model.vocab_size is " + std::to_string(config.model.vocab_size));
@@ -77,6 +97,24 @@ TaskData load_task(const config::Config& config, const std::string& data_root_fl
 Evaluation metrics_of(const eval::ConfusionMatrix& confusion, const std::string& prefix) {
   return {{prefix + "accuracy", confusion.accuracy()}, {prefix + "f1", confusion.task_f1()},
           {prefix + "examples", double(confusion.examples())}};
+}
+
+// The fingerprint of the tokenizer that made the pre-training shards; refuses shards whose encoding is incomplete
+// or was made with another tokenizer than data.tokenizer (when it is set).
+std::string pretraining_tokenizer(const config::Config& config) {
+  const auto encoded = data::read_shards_provenance(config.data.shards);
+  if (!encoded)
+    throw std::invalid_argument(config.data.shards + ": no " +
+                                data::shards_provenance_file(config.data.shards).filename().string() +
+                                ", so the encoding is incomplete or older than this convpt: re-run `convpt tokenize encode`");
+  if (!config.data.tokenizer.empty()) {
+    const tokenizer::Tokenizer wanted(config.data.tokenizer, int32_t(config.data.sentinels));
+    if (wanted.fingerprint() != encoded->tokenizer_fingerprint)
+      throw std::invalid_argument(config.data.shards + " was encoded with tokenizer " + encoded->tokenizer + " (" +
+                                  encoded->tokenizer_fingerprint + "), but data.tokenizer " + config.data.tokenizer +
+                                  " is " + wanted.fingerprint() + ": re-run `convpt tokenize encode`");
+  }
+  return encoded->tokenizer_fingerprint;
 }
 
 config::Config load_run_config(const std::string& file, const GlobalOptions& global) {
@@ -120,6 +158,7 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
     if (flags->resume && config.run.name.empty()) throw std::invalid_argument("--resume needs run.name");
     torch::Device device = apply_runtime(config.run);
     const auto parallel = training::join_data_parallel(config.run, device);
+    const std::string tokenizer = pretraining_tokenizer(config);
     const fs::path shards = fs::path(config.data.shards) / "pretrain";
     const data::ShardReader train(shards / "train"), valid(shards / "valid");
     if (train.vocab_size() > config.model.vocab_size)
@@ -129,7 +168,7 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
     data::PretrainOptions options{parallel->share(p.batch_size, "pretrain.batch_size"), p.input_length,
                                   p.target_length, {p.noise_density, p.mean_noise_span_length},
                                   int32_t(config.data.sentinels), order_of(config, *parallel)};
-    models::Seq2SeqModel model = build_model(config, "", device);
+    models::Seq2SeqModel model = build_model(config, "", tokenizer, device);
     const std::optional<RunDir> run = open_run(config, "pretrain", flags->resume, *parallel);
     training::StreamSource<data::PretrainBatches> source(std::make_unique<data::PretrainBatches>(train, options),
                                                          device);
@@ -137,7 +176,7 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
       return Evaluation{{"valid_loss", training::validation_loss(*model, valid, options, p.eval_batches, device,
                                                                  p.precision, *parallel)}};
     };
-    training::Trainer trainer(config, run, model, source, {p, evaluate, "", parallel});
+    training::Trainer trainer(config, run, model, source, {p, evaluate, "", parallel, tokenizer});
     if (flags->resume) resume_latest(trainer, run, *parallel);
     const training::TrainOutcome outcome = trainer.run();
     if (!run) return exit_code(outcome);
@@ -176,7 +215,8 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     data::FinetuneOptions options{parallel->share(f.batch_size, "finetune.batch_size"), f.input_length,
                                   f.target_length, order_of(config, *parallel)};
     // Before the run directory: may refuse. Only rank 0 reads --init; the trainer gives the others its weights.
-    models::Seq2SeqModel model = build_model(config, parallel->is_main() ? f.init : "", device);
+    const std::string& tokenizer = task.tokenizer->fingerprint();
+    models::Seq2SeqModel model = build_model(config, parallel->is_main() ? f.init : "", tokenizer, device);
     const std::optional<RunDir> run = open_run(config, "finetune", flags->resume, *parallel);
     training::StreamSource<data::FinetuneBatches> source(
         std::make_unique<data::FinetuneBatches>(task.examples("train"), options), device);
@@ -187,7 +227,7 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     };
     const std::string select = task.task.metric == "f1" ? "dev_f1" : "dev_accuracy";
     training::Trainer trainer(config, run, model, source,
-                              {f, [&] { return evaluate(dev, "dev_"); }, select, parallel});
+                              {f, [&] { return evaluate(dev, "dev_"); }, select, parallel, tokenizer});
     if (flags->resume) resume_latest(trainer, run, *parallel);
     const training::TrainOutcome outcome = trainer.run();
     if (outcome.reason != training::StopReason::finished) return exit_code(outcome);
@@ -235,6 +275,8 @@ Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
     if (!global.device.empty()) config.run.device = global.device;
     const torch::Device device = apply_runtime(config.run);
     const TaskData task = load_task(config, flags->data_root);
+    training::check_same_tokenizer(checkpoint, source.string(), task.tokenizer->fingerprint(),
+                                   "data.tokenizer " + config.data.tokenizer);
     models::Seq2SeqModel model(config.model);
     training::load_named_state(*model, checkpoint.model);
     model->to(device);

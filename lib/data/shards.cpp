@@ -12,6 +12,7 @@
 #include <iterator>
 #include <string>
 
+#include "core/json.h"
 #include "core/run_dir.h"
 
 namespace convpt::data {
@@ -182,6 +183,27 @@ void ShardReader::read_tokens(int64_t begin, int64_t end, std::vector<int32_t>& 
     }
   } else {
     std::memcpy(target, data_ + begin * 4, static_cast<size_t>(end - begin) * 4);
+  }
+}
+
+fs::path shards_provenance_file(const fs::path& shards_dir) { return shards_dir / "encoded_with.json"; }
+
+void write_shards_provenance(const fs::path& shards_dir, const ShardsProvenance& p) {
+  write_file_atomically(shards_provenance_file(shards_dir),
+                        "{\"tokenizer\": " + json::quote(p.tokenizer) + ", \"tokenizer_fingerprint\": " +
+                            json::quote(p.tokenizer_fingerprint) + ", \"data_root\": " + json::quote(p.data_root) +
+                            "}\n");
+}
+
+std::optional<ShardsProvenance> read_shards_provenance(const fs::path& shards_dir) {
+  const fs::path file = shards_provenance_file(shards_dir);
+  if (!fs::exists(file)) return std::nullopt;
+  try {
+    const json::Value value = json::parse_file(file);
+    return ShardsProvenance{value.at("tokenizer").as_string(), value.at("tokenizer_fingerprint").as_string(),
+                            value.at("data_root").as_string()};
+  } catch (const std::invalid_argument& e) {
+    throw ShardError(file.string() + ": " + e.what());
   }
 }
 

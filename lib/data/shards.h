@@ -16,6 +16,7 @@
 // to the complete .bin it describes.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -78,5 +79,20 @@ class ShardReader {
   const uint8_t* data_ = nullptr;
   size_t mapped_bytes_ = 0;
 };
+
+// What a directory of shards (the output of `convpt tokenize encode`) was made from, in <dir>/encoded_with.json:
+// readers compare it with their own tokenizer and data root before they trust the ids. Encoding removes the file
+// first and writes it last, so a directory without one holds an incomplete encoding (or one from before convpt
+// wrote the file).
+struct ShardsProvenance {
+  std::string tokenizer;              // the model file, as the encoding named it (for messages)
+  std::string tokenizer_fingerprint;  // tokenizer::Tokenizer::fingerprint()
+  std::string data_root;              // canonical
+};
+
+std::filesystem::path shards_provenance_file(const std::filesystem::path& shards_dir);
+void write_shards_provenance(const std::filesystem::path& shards_dir, const ShardsProvenance& provenance);
+// Empty when the file is absent; throws ShardError naming it when it is corrupt.
+std::optional<ShardsProvenance> read_shards_provenance(const std::filesystem::path& shards_dir);
 
 }  // namespace convpt::data

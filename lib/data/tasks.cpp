@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "config/yaml_tree.h"
+#include "core/hash.h"
 #include "data/loaders.h"
 
 namespace convpt::data {
@@ -43,14 +44,7 @@ constexpr unsigned kAllBuckets = (1u << kBuckets) - 1;
 constexpr unsigned kDevBucket = 1u << 0;
 constexpr unsigned kTestBucket = 1u << 1;
 
-unsigned bucket_of(std::string_view text) {
-  uint64_t hash = 14695981039346656037ull;
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
-  return static_cast<unsigned>(hash % kBuckets);
-}
+unsigned bucket_of(std::string_view text) { return static_cast<unsigned>(fnv1a64(text) % kBuckets); }
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;

@@ -64,6 +64,10 @@ class Tokenizer {
   int32_t vocab_size() const { return pieces_ + sentinels_; }  // every id is below it
   int32_t sentinel(int32_t i) const;                           // <extra_id_i>
   bool is_sentinel(int32_t id) const { return id >= pieces_ && id < vocab_size(); }
+  // Who made the ids: the FNV-1a 64 hash of the model file's bytes and the sentinel count, e.g.
+  // "fnv1a64:0123456789abcdef+100". Shards and checkpoints record it, so that ids made by another vocabulary
+  // saved under the same path are refused rather than read as if they were this one's.
+  const std::string& fingerprint() const { return fingerprint_; }
 
   // Text to ids (the text is taken literally: "<extra_id_0>" in it is not a sentinel). Thread-safe.
   std::vector<int32_t> encode(std::string_view text, bool add_eos = false) const;
@@ -75,6 +79,7 @@ class Tokenizer {
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
   int32_t pieces_ = 0;
   int32_t sentinels_ = 0;
+  std::string fingerprint_;
 };
 
 }  // namespace convpt::tokenizer

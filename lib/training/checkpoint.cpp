@@ -76,7 +76,7 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const CheckpointConten
   std::ostringstream meta;
   meta << "{\n  \"format\": \"convpt-checkpoint-1\",\n  \"step\": " << c.step << ",\n  \"arch\": "
        << json::quote(c.config.model.arch) << ",\n  \"data_state\": " << json::quote(c.data_state)
-       << ",\n  \"best_evaluation\": {";
+       << ",\n  \"tokenizer_fingerprint\": " << json::quote(c.tokenizer_fingerprint) << ",\n  \"best_evaluation\": {";
   for (auto it = c.best_evaluation.begin(); it != c.best_evaluation.end(); ++it)
     meta << (it == c.best_evaluation.begin() ? "" : ", ") << json::quote(it->first) << ": " << json::number(it->second);
   meta << "},\n  \"convpt_version\": " << json::quote(CONVPT_VERSION) << ",\n  \"convpt_commit\": "
@@ -108,6 +108,14 @@ std::optional<fs::path> pointed_checkpoint(const fs::path& holder) {
 }
 }  // namespace
 
+void check_same_tokenizer(const CheckpointContents& contents, const std::string& checkpoint,
+                          const std::string& fingerprint, const std::string& tokenizer) {
+  if (contents.tokenizer_fingerprint.empty() || contents.tokenizer_fingerprint == fingerprint) return;
+  throw std::runtime_error("checkpoint " + checkpoint + " was trained on the ids of tokenizer " +
+                           contents.tokenizer_fingerprint + ", but " + tokenizer + " is " + fingerprint +
+                           ": the same ids would stand for other pieces (use the tokenizer it was trained with)");
+}
+
 std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) { return pointed_checkpoint(run_dir / "checkpoints"); }
 
 CheckpointContents load_checkpoint(const fs::path& path) {
@@ -123,6 +131,7 @@ CheckpointContents load_checkpoint(const fs::path& path) {
     const json::Value meta = json::parse(read_text(dir / "meta.json"));
     c.step = meta.at("step").as_int64();
     c.data_state = meta.at("data_state").as_string();
+    if (const json::Value* tokenizer = meta.find("tokenizer_fingerprint")) c.tokenizer_fingerprint = tokenizer->as_string();
     if (const json::Value* best = meta.find("best_evaluation"))
       for (const auto& [key, value] : best->members()) c.best_evaluation[key] = value.as_double();
   } catch (const std::invalid_argument& e) {

@@ -5,8 +5,8 @@
 //     model.safetensors    the model's parameters by name (the names of `convpt info`), in the safetensors
 //                          format: Python reads it with `safetensors.torch.load_file`, no pickled code involved
 //     trainer.safetensors  optimiser slots ("optimizer/<parameter>/<slot>", "optimizer/step"), RNG ("rng/cpu")
-//     meta.json            step, data position, the best evaluation so far, and what produced it (convpt version,
-//                          architecture)
+//     meta.json            step, data position, the best evaluation so far, the tokenizer's fingerprint, and
+//                          what produced it (convpt version, architecture)
 //     config.yaml          the run's resolved config (the model section decides whether a checkpoint fits a model)
 //   <run>/checkpoints/latest   the name of the newest complete checkpoint
 //
@@ -33,7 +33,15 @@ struct CheckpointContents {
   config::Config config;
   // The best evaluation so far (fine-tuning: the dev scores of <run>/best and "best_step"); empty when none.
   std::map<std::string, double> best_evaluation;
+  // The fingerprint of the tokenizer whose ids the model was trained on (tokenizer::Tokenizer::fingerprint);
+  // empty in checkpoints written before convpt recorded it.
+  std::string tokenizer_fingerprint;
 };
+
+// Throws when a checkpoint's model was trained on the ids of another tokenizer than `fingerprint` (the same ids
+// would mean other pieces); `checkpoint` and `tokenizer` name them in the message.
+void check_same_tokenizer(const CheckpointContents& contents, const std::string& checkpoint,
+                          const std::string& fingerprint, const std::string& tokenizer);
 
 // Writes <checkpoints_dir>/step-<step>, points `latest` at it, and removes the oldest beyond `keep`.
 std::filesystem::path save_checkpoint(const std::filesystem::path& checkpoints_dir, const CheckpointContents& contents,

@@ -111,6 +111,7 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
   const CheckpointContents c = load_checkpoint(checkpoint);
   if (const std::string diff = model_differences(c.config.model, config_.model); !diff.empty())
     throw std::runtime_error("checkpoint " + checkpoint.string() + " is for another model:\n" + diff);
+  check_same_tokenizer(c, checkpoint.string(), options_.tokenizer_fingerprint, "this run's data");
   load_named_state(*model_, c.model);
   optimizer_->load_state(c.optimizer);
   torch::NoGradGuard no_grad;
@@ -132,6 +133,7 @@ void Trainer::save() {
     c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
     c.config = config_;
     c.best_evaluation = best_;
+    c.tokenizer_fingerprint = options_.tokenizer_fingerprint;
     const auto path = save_checkpoint(run_->file("checkpoints"), c, options_.settings.keep_checkpoints);
     log::debug("checkpoint ", path.string());
   }
@@ -188,7 +190,8 @@ TrainOutcome Trainer::train() {
       outcome.best = best_;
       if (!run_) return;
       CheckpointContents best{step_, data_.state(), named_state(*model_), {},
-                              at::detail::getDefaultCPUGenerator().get_state(), config_, best_};
+                              at::detail::getDefaultCPUGenerator().get_state(), config_, best_,
+                              options_.tokenizer_fingerprint};
       save_checkpoint(run_->file("best"), best, 1);
     }
   };

@@ -52,6 +52,7 @@ struct TrainerOptions {
   std::function<Evaluation()> evaluate;  // run every eval_every steps and at the end, by every rank; may be empty
   std::string select_metric;             // keep the model with the highest value of this metric in <run>/best/
   std::shared_ptr<DataParallel> parallel;  // null: a single process
+  std::string tokenizer_fingerprint;       // of the tokenizer that made the data: saved in every checkpoint
 };
 
 class Trainer {
