@@ -35,7 +35,8 @@ expect 1 "no checkpoint found in $tmp/none" -- "$convpt" eval --checkpoint "$tmp
 expect 2 "" -- "$convpt"
 expect 2 "frobnicate" -- "$convpt" frobnicate
 expect 2 "--device" -- "$convpt" --device tpu env
-expect 2 "--threads" -- "$convpt" --threads -3 env
+expect 2 "^--threads: must be >= 0, got -1$" -- "$convpt" --threads -1 env
+expect 2 "^--nproc: must be >= 1, got 0$" -- "$convpt" launch --nproc 0 -- "$convpt" env
 
 # env applies --threads and reports the allocator and LibTorch build.
 expect 0 "intra-op threads: 1 " -- "$convpt" env --threads 1

@@ -11,6 +11,7 @@
 #include "bench/model_bench.h"
 #include "bench/op_bench.h"
 #include "cli/cli.h"
+#include "cli/validators.h"
 #include "core/log.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
@@ -61,19 +62,19 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"transformer", "lightconv", "dynamicconv", "dilatedconv"}));
   cmd->add_option("--out", flags->out, "models: output directory (default: <run.output_dir>/bench-<UTC time>)");
   CLI::Option* batch = cmd->add_option("--batch", flags->op.batch, "batch size (models: default bench.batch_size)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(at_least(1));
   CLI::Option* lengths = cmd->add_option("--lengths", flags->op.lengths,
                                          "sequence lengths (models: default bench.seq_lengths)")
       ->capture_default_str()->delimiter(',');
   cmd->add_option("--channels", flags->op.channels, "ops: channels (d_model)")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   cmd->add_option("--kernel-sizes", flags->op.kernel_sizes, "ops: kernel sizes")->capture_default_str()
       ->delimiter(',');
   cmd->add_option("--heads", flags->op.attention_heads, "ops: attention heads of the SDPA comparison")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(at_least(1));
   CLI::Option* repeats = cmd->add_option("--repeats", flags->op.repeats,
                                          "timed runs per measurement (models: default bench.repeats)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(at_least(1));
   cmd->add_option("--dtype", flags->dtype, "ops: fp32|bf16")->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--csv", flags->csv, "ops: also write the rows as CSV to this file");

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "cli/validators.h"
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
@@ -53,8 +54,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   app.add_option("--threads", global.threads, "CPU threads for LibTorch (0: one per core; default: run.threads)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", global.seed, "random seed (default: run.seed)")->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
+  app.add_option("--seed", global.seed, "random seed (default: run.seed)")->check(at_least(0));
   app.add_option("--device", global.device, "cpu|cuda (default: run.device)")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--set", global.overrides, "override a config value: --set model.d_model=512 (repeatable)")
       ->type_name("KEY=VALUE")

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/cli.h"
+#include "cli/validators.h"
 
 extern char** environ;
 
@@ -59,18 +60,18 @@ Action add_launch_command(CLI::App& app, const GlobalOptions&) {
       "launch", "Start the processes of a data-parallel run on this machine: convpt launch --nproc N -- convpt pretrain ...");
   cmd->add_option("--nproc", flags->nproc, "processes on this machine (one per GPU; on a CPU they share the cores)")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   cmd->add_option("--nnodes", flags->nnodes, "machines in the run, each with --nproc processes")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   cmd->add_option("--node-rank", flags->node_rank, "this machine's place among them (0: the one at --master-addr)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   cmd->add_option("--master-addr", flags->master_addr, "address of machine 0, where rank 0 serves the rendezvous")
       ->capture_default_str();
   cmd->add_option("--master-port", flags->master_port, "its port")->check(CLI::Range(1, 65535))->capture_default_str();
   cmd->add_option("--grace-s", flags->grace_s, "after a failure, seconds the others get to exit before SIGKILL")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   cmd->add_option("command", flags->command, "after --: the command of every process ('convpt' runs this binary)")
       ->required();
