@@ -139,9 +139,15 @@ grep -q '"tokenizer_fingerprint": "fnv1a64:[0-9a-f]\{16\}+' "$tmp/shards/encoded
   { echo "FAIL: tokenize encode did not record its tokenizer"; failures=$((failures + 1)); }
 grep -q '"tokenizer_fingerprint": "fnv1a64:' "$tmp/runs/pt/checkpoints/step-00000006/meta.json" ||
   { echo "FAIL: a pretrain checkpoint does not record its tokenizer"; failures=$((failures + 1)); }
+grep -q '"splits": \["pretrain/train", "pretrain/valid", "tasks/mini/train", ' "$tmp/shards/encoded_with.json" ||
+  { echo "FAIL: tokenize encode did not list what it wrote"; failures=$((failures + 1)); }
 cp -r "$tmp/data" "$tmp/data2"
 expect 0 "encoded from another data root .*tokenizing mini/test from the data instead" -- \
   "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini.yaml" --split test --data-root "$tmp/data2"
+cp -r "$tmp/shards" "$tmp/shards2"  # encoded again without the task: its old shards stay, unlisted
+expect 0 "" -- "${tok[@]}" --set data.tasks=[] tokenize encode --config "$smoke" --data-root "$tmp/data" --out "$tmp/shards2"
+expect 0 "shards2/tasks/mini/train: left from an earlier encoding" -- "${ft[@]}" --set "data.shards=$tmp/shards2" \
+  --set run.name=ft5 finetune --config "$smoke" --task "$tmp/task/mini.yaml" --data-root "$tmp/data"
 expect 0 "" -- "${tok[@]}" --set data.vocab_pieces=180 tokenize train --config "$smoke" --data-root "$tmp/data"
 expect 1 "shards was encoded with tokenizer .*tok.model \(fnv1a64:.*re-run .convpt tokenize encode." -- \
   "${run[@]}" --set run.name=pt3 --set pretrain.steps=2 pretrain --config "$smoke"
@@ -151,6 +157,11 @@ expect 1 "checkpoint .*runs/pt was trained on the ids of tokenizer fnv1a64:.*but
 [ ! -e "$tmp/runs/ft3" ] || { echo "FAIL: a refused finetune left a run directory"; failures=$((failures + 1)); }
 expect 1 "trained on the ids of tokenizer" -- \
   "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data"
+expect 1 "checkpoint .*runs/ft/checkpoints/step-00000004 was trained on the ids of tokenizer" -- "${ft[@]}" \
+  --set run.name=ft --set finetune.steps=6 finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" \
+  --data-root "$tmp/data" --resume
+expect 0 "tasks/mini/train: encoded with another tokenizer .*tokenizing mini/train from the data instead" -- \
+  "${ft[@]}" --set run.name=ft6 finetune --config "$smoke" --task "$tmp/task/mini.yaml" --data-root "$tmp/data"
 
 # bench --ops: a tiny smoke run checks the table's shape (timings are never asserted).
 expect 0 "conv fast \(CPU\) +forward\+backward +16 +3" -- \

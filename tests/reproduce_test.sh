@@ -88,4 +88,15 @@ if "$convpt" reproduce bad.yaml >bad.log 2>&1; then fail "a grid with a missing 
 grep -q 'bad.yaml:6.*grid.finetune.*nowhere.yaml' bad.log || { cat bad.log; fail "missing-file error lacks file:line/key"; }
 if "$convpt" reproduce "$src/experiments/smoke/table2.yaml" --rows nonsense >bad.log 2>&1; then fail "--rows nonsense"; fi
 grep -q "'nonsense' matches no row" bad.log || fail "bad --rows message"
+
+# Another vocabulary under the same path: the shards are made again, and finished runs trained on the old ids are
+# refused rather than mixed into the table. Last: it leaves the grid's runs unusable.
+"$convpt" --threads 1 --set data.vocab_pieces=300 tokenize train --config "$src/experiments/smoke/tokenizer.yaml" \
+  >retrain.log 2>&1 || { cat retrain.log; fail "retraining the vocabulary"; }
+if "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" >stale.log 2>&1; then
+  fail "runs trained on an earlier vocabulary were accepted"
+fi
+grep -q '^\$ convpt .*tokenize encode' stale.log || fail "shards of an earlier vocabulary were not encoded again"
+grep -q 'pretrain-.* was trained on the ids of tokenizer fnv1a64:.*tokenizers/smoke.model is now fnv1a64:' stale.log ||
+  { cat stale.log; fail "no clear refusal of runs trained on an earlier vocabulary"; }
 echo "reproduce checks passed"

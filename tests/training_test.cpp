@@ -223,6 +223,26 @@ TEST_CASE("a checkpoint of another model is refused with what differs", "[traini
   CHECK(model_differences(tiny_run(dir.path(), "x", 1).model, other_dropout).empty());
 }
 
+TEST_CASE("checkpoints record the tokenizer of their ids, and another tokenizer is refused", "[training]") {
+  test::TempDir dir;
+  CheckpointContents c;
+  c.step = 3;
+  c.model = {{"w", torch::ones({2})}};
+  c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  c.config = tiny_run(dir.path(), "run", 3);
+  c.tokenizer_fingerprint = "fnv1a64:0123456789abcdef+100";
+  save_checkpoint(dir.path() / "checkpoints", c, 1);
+  const CheckpointContents loaded = load_checkpoint(dir.path() / "checkpoints");
+  CHECK(loaded.tokenizer_fingerprint == c.tokenizer_fingerprint);
+  CHECK_NOTHROW(check_same_tokenizer(loaded, "ck", c.tokenizer_fingerprint, "tok.model"));
+  CHECK_THROWS_WITH(check_same_tokenizer(loaded, "ck", "fnv1a64:0123456789abcdef+99", "tok.model"),
+                    Catch::Contains("checkpoint ck was trained on the ids of tokenizer fnv1a64:0123456789abcdef+100, "
+                                    "but tok.model is fnv1a64:0123456789abcdef+99"));
+  CheckpointContents unrecorded = loaded;  // written before convpt recorded the tokenizer: passes, with a warning
+  unrecorded.tokenizer_fingerprint.clear();
+  CHECK_NOTHROW(check_same_tokenizer(unrecorded, "ck", "fnv1a64:fedcba9876543210+100", "tok.model"));
+}
+
 TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint", "[training]") {
   test::TempDir dir;
   config::Config c = tiny_run(dir.path(), "nan", 8);

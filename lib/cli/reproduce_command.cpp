@@ -12,6 +12,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "cli/cli.h"
 #include "config/config.h"
@@ -84,17 +85,25 @@ double elapsed_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The commit stamped into a finished run's final checkpoint: the binary that trained it to the end, which may
-// differ from the one rendering the table (cells are cached across sittings and rebuilds).
-std::string trained_by_commit(const fs::path& run_dir) {
+// A string that a finished run's final checkpoint records in its meta.json; "" when it records none.
+std::string final_checkpoint_record(const fs::path& run_dir, std::string_view key) {
   const auto checkpoint = training::latest_checkpoint(run_dir);
   if (!checkpoint) throw std::runtime_error(run_dir.string() + " is finished but has no checkpoint");
   const fs::path meta = *checkpoint / "meta.json";
   try {
-    return json::parse_file(meta).at("convpt_commit").as_string();
+    const json::Value* value = json::parse_file(meta).find(key);
+    return value ? value->as_string() : "";
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(meta.string() + ": " + e.what());
   }
+}
+
+// The binary that trained a finished run to the end, which may differ from the one rendering the table (cells are
+// cached across sittings and rebuilds).
+std::string trained_by_commit(const fs::path& run_dir) {
+  const std::string commit = final_checkpoint_record(run_dir, "convpt_commit");
+  if (commit.empty()) throw std::runtime_error(run_dir.string() + ": its final checkpoint records no convpt_commit");
+  return commit;
 }
 
 class GridRunner {
@@ -141,25 +150,49 @@ class GridRunner {
 
  private:
   // The vocabulary and shards, made once (every cell of the grid, and other grids using them, share them); shards
-  // are made again when their encoding is incomplete or was made with another vocabulary.
+  // are made again when their encoding is incomplete or was made with another vocabulary. One reproduce process at
+  // a time, under a lock beside the shards: the others wait, then find them made.
   int prepare_data() {
     const std::string tokenizer_file = layout_.tokenizer_file().string();
     tokenizer_ = config::load_config(tokenizer_file, global_.config_overrides());
-    if (!fs::exists(tokenizer_.data.tokenizer)) {
-      if (int code = execute({"tokenize", "train", "--config", tokenizer_file}); code != kOk) return code;
+    std::optional<RunLock> lock;
+    if (!flags_.dry_run) {
+      fs::create_directories(fs::path(tokenizer_.data.shards).parent_path());
+      lock.emplace(tokenizer_.data.shards + ".lock", RunLock::Mode::wait);
     }
-    const auto encoded = data::read_shards_provenance(tokenizer_.data.shards);
-    const bool current = encoded && fs::exists(tokenizer_.data.tokenizer) &&
-                         encoded->tokenizer_fingerprint ==
-                             tokenizer::Tokenizer(tokenizer_.data.tokenizer, int32_t(tokenizer_.data.sentinels)).fingerprint();
-    if (!current) {
+    // The children get this process's overrides too, so that they make what tokenizer_ describes.
+    std::vector<std::string> overrides;
+    for (const auto& assignment : global_.config_overrides()) overrides.insert(overrides.end(), {"--set", assignment});
+    const auto tokenize = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), overrides.begin(), overrides.end());
+      return execute(args);
+    };
+    if (!fs::exists(tokenizer_.data.tokenizer)) {
+      if (int code = tokenize({"tokenize", "train", "--config", tokenizer_file}); code != kOk) return code;
+    }
+    if (fs::exists(tokenizer_.data.tokenizer))  // absent only in a dry run
+      tokenizer_fingerprint_ =
+          tokenizer::Tokenizer(tokenizer_.data.tokenizer, int32_t(tokenizer_.data.sentinels)).fingerprint();
+    if (!shards_current()) {
       const auto& datasets = layout_.grid().datasets;
       std::string tasks = "data.tasks=[";
       for (size_t i = 0; i < datasets.size(); ++i) tasks += (i ? "," : "") + datasets[i];
-      if (int code = execute({"--set", tasks + "]", "tokenize", "encode", "--config", tokenizer_file}); code != kOk)
+      if (int code = tokenize({"--set", tasks + "]", "tokenize", "encode", "--config", tokenizer_file}); code != kOk)
         return code;
     }
     return kOk;
+  }
+
+  // Whether the shards' record says they are complete and made with the current vocabulary; a corrupt record says
+  // they are not.
+  bool shards_current() const {
+    try {
+      const auto encoded = data::read_shards_provenance(tokenizer_.data.shards);
+      return encoded && !tokenizer_fingerprint_.empty() && encoded->tokenizer_fingerprint == tokenizer_fingerprint_;
+    } catch (const std::runtime_error& e) {
+      log::warn(e.what(), ": encoding again");
+      return false;
+    }
   }
 
   int execute(const std::vector<std::string>& args) {
@@ -193,6 +226,12 @@ class GridRunner {
     // A run another process has just finished is not redone by --force.
     if (flags_.force && !busy && !flags_.dry_run && fs::exists(run_dir)) fs::remove_all(run_dir);
     if (fs::exists(run_dir / "results.json")) {
+      // A run on the ids of an earlier vocabulary would mix vocabularies in one table.
+      const std::string trained_on = final_checkpoint_record(run_dir, "tokenizer_fingerprint");
+      if (!trained_on.empty() && !tokenizer_fingerprint_.empty() && trained_on != tokenizer_fingerprint_)
+        throw std::runtime_error(run_dir.string() + " was trained on the ids of tokenizer " + trained_on + ", but " +
+                                 tokenizer_.data.tokenizer + " is now " + tokenizer_fingerprint_ +
+                                 ": its results would not belong in this table (--force redoes the runs)");
       log::info(run_dir.string(), ": finished earlier, skipped (--force redoes it)");
       return kOk;
     }
@@ -247,6 +286,7 @@ class GridRunner {
   const GlobalOptions& global_;
   experiments::GridLayout layout_;
   config::Config tokenizer_;
+  std::string tokenizer_fingerprint_;  // of the grid's vocabulary; empty in a dry run before it exists
 };
 
 }  // namespace

@@ -179,6 +179,7 @@ int encode(const Flags& flags, const GlobalOptions& global) {
   const auto train_files = corpus_files(config.data.train_corpus, root);
   const auto valid_files = corpus_files(config.data.valid_corpus, root);
   fs::remove(data::shards_provenance_file(out));  // until the new encoding is complete, none is trusted
+  data::ShardsProvenance encoded{config.data.tokenizer, tokenizer.fingerprint(), fs::canonical(root).string(), {}};
 
   std::vector<SplitStats> stats;
   const auto report = [&](SplitStats split) {
@@ -190,6 +191,7 @@ int encode(const Flags& flags, const GlobalOptions& global) {
     if (files.empty()) continue;
     CorpusReader corpus(files);
     report(encode_split(std::string("pretrain/") + split, corpus, tokenizer, out / "pretrain" / split, false, threads));
+    encoded.splits.push_back(std::string("pretrain/") + split);
   }
 
   // A configured task list must be complete; by default, tasks and splits whose files are absent are skipped.
@@ -207,6 +209,7 @@ int encode(const Flags& flags, const GlobalOptions& global) {
       }
       const fs::path prefix = out / "tasks" / task.name / split;
       report(encode_split(task.name + "/" + split, *reader, tokenizer, prefix, true, threads));
+      encoded.splits.push_back("tasks/" + task.name + "/" + split);
     }
     if (!task.caveat.empty()) log::warn(task.name, ": ", task.caveat);
   }
@@ -214,10 +217,10 @@ int encode(const Flags& flags, const GlobalOptions& global) {
   config.data.root = root.string();
   config.data.shards = out.string();
   write_file_atomically(out / "config.yaml", config::to_yaml(config));
-  data::write_shards_provenance(out, {config.data.tokenizer, tokenizer.fingerprint(), fs::canonical(root).string()});
   std::ostringstream table;
   print_stats(table, stats);
   write_file_atomically(out / "stats.txt", table.str());
+  data::write_shards_provenance(out, encoded);
   std::cout << table.str();
   return kOk;
 }

@@ -57,7 +57,8 @@ struct TaskData {
   std::vector<data::Seq2SeqExample> examples(const std::string& split) const {
     const fs::path prefix = shards / "tasks" / task.name / split;
     if (fs::exists(prefix.string() + ".inputs.idx")) {
-      const std::string stale = why_not_encoded_here(data::read_shards_provenance(shards));
+      const std::string stale =
+          why_not_encoded_here(data::read_shards_provenance(shards), "tasks/" + task.name + "/" + split);
       if (stale.empty()) return data::read_examples(prefix);
       log::warn(prefix.string(), ": ", stale, "; tokenizing ", task.name, "/", split, " from the data instead (",
                 "re-run `convpt tokenize encode` to refresh the shards)");
@@ -70,8 +71,10 @@ struct TaskData {
   fs::path data_root;  // canonical
 
  private:
-  std::string why_not_encoded_here(const std::optional<data::ShardsProvenance>& encoded) const {
+  std::string why_not_encoded_here(const std::optional<data::ShardsProvenance>& encoded,
+                                   const std::string& split) const {
     if (!encoded) return "no " + data::shards_provenance_file(shards).filename().string() + " says what encoded it";
+    if (!encoded->covers(split)) return "left from an earlier encoding (the last one did not write it)";
     if (encoded->tokenizer_fingerprint != tokenizer->fingerprint())
       return "encoded with another tokenizer (" + encoded->tokenizer + ", " + encoded->tokenizer_fingerprint + ")";
     if (encoded->data_root != data_root.string()) return "encoded from another data root (" + encoded->data_root + ")";
@@ -99,15 +102,23 @@ Evaluation metrics_of(const eval::ConfusionMatrix& confusion, const std::string&
           {prefix + "examples", double(confusion.examples())}};
 }
 
-// The fingerprint of the tokenizer that made the pre-training shards; refuses shards whose encoding is incomplete
-// or was made with another tokenizer than data.tokenizer (when it is set).
+// The fingerprint of the tokenizer that made the pre-training shards; refuses shards whose encoding is incomplete,
+// did not write them, or was made with another tokenizer than data.tokenizer (where that file is at hand).
 std::string pretraining_tokenizer(const config::Config& config) {
   const auto encoded = data::read_shards_provenance(config.data.shards);
+  const std::string record = data::shards_provenance_file(config.data.shards).string();
   if (!encoded)
-    throw std::invalid_argument(config.data.shards + ": no " +
-                                data::shards_provenance_file(config.data.shards).filename().string() +
+    throw std::invalid_argument("no " + record +
                                 ", so the encoding is incomplete or older than this convpt: re-run `convpt tokenize encode`");
-  if (!config.data.tokenizer.empty()) {
+  for (const std::string split : {"pretrain/train", "pretrain/valid"})
+    if (!encoded->covers(split))
+      throw std::invalid_argument(record + ": the last encoding did not write " + split +
+                                  " (are data.train_corpus and data.valid_corpus set?)");
+  if (config.data.tokenizer.empty() || !fs::exists(config.data.tokenizer)) {
+    log::warn("data.tokenizer ", config.data.tokenizer.empty() ? "is not set" : config.data.tokenizer + " is absent",
+              ": the shards are taken to be ", encoded->tokenizer, "'s (", encoded->tokenizer_fingerprint,
+              "), as ", record, " says, unchecked");
+  } else {
     const tokenizer::Tokenizer wanted(config.data.tokenizer, int32_t(config.data.sentinels));
     if (wanted.fingerprint() != encoded->tokenizer_fingerprint)
       throw std::invalid_argument(config.data.shards + " was encoded with tokenizer " + encoded->tokenizer + " (" +

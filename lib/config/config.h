@@ -242,7 +242,7 @@ struct GridSpec {
   std::vector<std::string> archs = {"transformer", "lightconv", "dilatedconv", "dynamicconv"};
   std::vector<std::string> rows = {"scratch", "pretrained"};
   std::vector<std::string> datasets;  // required: task names
-  std::string tokenizer;             // tokenizer config; `convpt tokenize train/encode` run when its outputs are missing
+  std::string tokenizer;             // tokenizer config; `convpt tokenize train/encode` run when its outputs are missing or stale
   std::string model;                 // the model file of each architecture, e.g. ../models/{arch}-cpu.yaml
   std::vector<std::string> pretrain;  // files merged for each architecture's pre-training
   std::vector<std::string> finetune;  // files merged for each cell's fine-tuning

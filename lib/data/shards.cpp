@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -188,11 +189,17 @@ void ShardReader::read_tokens(int64_t begin, int64_t end, std::vector<int32_t>& 
 
 fs::path shards_provenance_file(const fs::path& shards_dir) { return shards_dir / "encoded_with.json"; }
 
+bool ShardsProvenance::covers(const std::string& split) const {
+  return std::find(splits.begin(), splits.end(), split) != splits.end();
+}
+
 void write_shards_provenance(const fs::path& shards_dir, const ShardsProvenance& p) {
+  std::string splits;
+  for (const auto& split : p.splits) splits += (splits.empty() ? "" : ", ") + json::quote(split);
   write_file_atomically(shards_provenance_file(shards_dir),
                         "{\"tokenizer\": " + json::quote(p.tokenizer) + ", \"tokenizer_fingerprint\": " +
                             json::quote(p.tokenizer_fingerprint) + ", \"data_root\": " + json::quote(p.data_root) +
-                            "}\n");
+                            ", \"splits\": [" + splits + "]}\n");
 }
 
 std::optional<ShardsProvenance> read_shards_provenance(const fs::path& shards_dir) {
@@ -200,8 +207,10 @@ std::optional<ShardsProvenance> read_shards_provenance(const fs::path& shards_di
   if (!fs::exists(file)) return std::nullopt;
   try {
     const json::Value value = json::parse_file(file);
-    return ShardsProvenance{value.at("tokenizer").as_string(), value.at("tokenizer_fingerprint").as_string(),
-                            value.at("data_root").as_string()};
+    ShardsProvenance p{value.at("tokenizer").as_string(), value.at("tokenizer_fingerprint").as_string(),
+                       value.at("data_root").as_string(), {}};
+    for (const json::Value& split : value.at("splits").items()) p.splits.push_back(split.as_string());
+    return p;
   } catch (const std::invalid_argument& e) {
     throw ShardError(file.string() + ": " + e.what());
   }

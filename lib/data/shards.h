@@ -81,18 +81,22 @@ class ShardReader {
 };
 
 // What a directory of shards (the output of `convpt tokenize encode`) was made from, in <dir>/encoded_with.json:
-// readers compare it with their own tokenizer and data root before they trust the ids. Encoding removes the file
-// first and writes it last, so a directory without one holds an incomplete encoding (or one from before convpt
-// wrote the file).
+// readers compare it with their own tokenizer and data root before they trust the ids, and read only the splits it
+// lists (shards of an earlier encoding may lie beside them). Encoding removes the file before it writes any shard
+// and writes it once all are complete, so a directory without one holds an incomplete encoding (or one from before
+// convpt wrote the file).
 struct ShardsProvenance {
   std::string tokenizer;              // the model file, as the encoding named it (for messages)
   std::string tokenizer_fingerprint;  // tokenizer::Tokenizer::fingerprint()
   std::string data_root;              // canonical
+  std::vector<std::string> splits;    // the shard prefixes this encoding wrote, under the directory: "pretrain/train",
+                                      // "tasks/trec/test", ...
+  bool covers(const std::string& split) const;
 };
 
 std::filesystem::path shards_provenance_file(const std::filesystem::path& shards_dir);
 void write_shards_provenance(const std::filesystem::path& shards_dir, const ShardsProvenance& provenance);
-// Empty when the file is absent; throws ShardError naming it when it is corrupt.
+// Empty when the file is absent; throws (naming the file) when it is unreadable or corrupt.
 std::optional<ShardsProvenance> read_shards_provenance(const std::filesystem::path& shards_dir);
 
 }  // namespace convpt::data

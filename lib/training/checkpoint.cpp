@@ -10,6 +10,7 @@
 
 #include "core/build_info.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/run_dir.h"
 #include "training/safetensors.h"
 
@@ -110,7 +111,12 @@ std::optional<fs::path> pointed_checkpoint(const fs::path& holder) {
 
 void check_same_tokenizer(const CheckpointContents& contents, const std::string& checkpoint,
                           const std::string& fingerprint, const std::string& tokenizer) {
-  if (contents.tokenizer_fingerprint.empty() || contents.tokenizer_fingerprint == fingerprint) return;
+  if (contents.tokenizer_fingerprint.empty()) {
+    log::warn("checkpoint ", checkpoint, " does not record its tokenizer (an older convpt wrote it): taken to be ",
+              tokenizer, "'s, unchecked");
+    return;
+  }
+  if (contents.tokenizer_fingerprint == fingerprint) return;
   throw std::runtime_error("checkpoint " + checkpoint + " was trained on the ids of tokenizer " +
                            contents.tokenizer_fingerprint + ", but " + tokenizer + " is " + fingerprint +
                            ": the same ids would stand for other pieces (use the tokenizer it was trained with)");

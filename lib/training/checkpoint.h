@@ -39,7 +39,8 @@ struct CheckpointContents {
 };
 
 // Throws when a checkpoint's model was trained on the ids of another tokenizer than `fingerprint` (the same ids
-// would mean other pieces); `checkpoint` and `tokenizer` name them in the message.
+// would mean other pieces); `checkpoint` and `tokenizer` name them in the message. A checkpoint that records no
+// tokenizer (written before convpt recorded it) passes, with a warning.
 void check_same_tokenizer(const CheckpointContents& contents, const std::string& checkpoint,
                           const std::string& fingerprint, const std::string& tokenizer);
 
