@@ -118,6 +118,14 @@ grep -q '"test": {"examples": 3, "accuracy": ' "$tmp/runs/ft/results.json" ||
   { echo "FAIL: finetune results.json lacks test metrics"; failures=$((failures + 1)); }
 expect 0 '^\{"examples": 3, "accuracy": [0-9.]+, "f1": ' -- \
   "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data" --json
+# eval takes the checkpoint's config; --set may change only what evaluation reads, and is refused elsewhere.
+evalft=("$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data")
+expect 0 '^\{"examples": 3, "accuracy": ' -- "${evalft[@]}" --json --set finetune.batch_size=1 --threads 1
+expect 1 "$tmp/missing.model" -- "${evalft[@]}" --set "data.tokenizer=$tmp/missing.model"
+expect 2 "set finetune.precision=fp8: key 'finetune.precision'" -- "${evalft[@]}" --set finetune.precision=fp8
+expect 2 "set model.d_model=32: key 'model.d_model': eval takes the checkpoint's config and may override only run" -- \
+  "${evalft[@]}" --set model.d_model=32
+expect 2 "key 'finetune.steps': eval takes the checkpoint's config" -- "${evalft[@]}" --set finetune.steps=9
 expect 1 "model.d_model: checkpoint 64, config 32" -- "${ft[@]}" --set run.name=ft2 \
   --set model.d_model=32 finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" --init "$tmp/runs/pt" \
   --data-root "$tmp/data"

@@ -1,11 +1,13 @@
 // `convpt pretrain`, `convpt finetune` and `convpt eval`: the paper's experiments from token shards and tasks.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "cli/cli.h"
+#include "config/yaml_tree.h"
 #include "core/log.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
@@ -126,6 +128,27 @@ std::string pretraining_tokenizer(const config::Config& config) {
                                   " is " + wanted.fingerprint() + ": re-run `convpt tokenize encode`");
   }
   return encoded->tokenizer_fingerprint;
+}
+
+// The config to evaluate a checkpoint with: the one it was trained with, plus the --set overrides (and global flags)
+// that evaluation reads. Any other override is refused rather than ignored: the weights fix the model, and training
+// keys have no effect on a test.
+config::Config eval_config(const config::Config& trained, const GlobalOptions& global) {
+  static const std::vector<std::string> read = {"run.threads",    "run.device",          "run.seed",
+                                                "data.root",      "data.tokenizer",      "data.shards",
+                                                "finetune.batch_size", "finetune.input_length", "finetune.precision"};
+  config::YamlTree tree = config::YamlTree::from_string(config::to_yaml(trained), "the checkpoint's config.yaml");
+  for (const std::string& assignment : global.config_overrides()) {
+    const std::string key = assignment.substr(0, assignment.find('='));
+    if (std::find(read.begin(), read.end(), key) == read.end()) {
+      std::string keys;
+      for (const std::string& k : read) keys += (keys.empty() ? "" : ", ") + k;
+      throw config::ConfigError({"--set " + assignment, 0}, key,
+                                "eval takes the checkpoint's config and may override only " + keys);
+    }
+    tree.apply_override(assignment);
+  }
+  return config::load_config(tree);
 }
 
 config::Config load_run_config(const std::string& file, const GlobalOptions& global) {
@@ -280,10 +303,8 @@ Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
     const fs::path best = fs::path(flags->checkpoint) / "best";
     const fs::path source = fs::exists(best / "latest") ? best : fs::path(flags->checkpoint);
     training::CheckpointContents checkpoint = training::load_checkpoint(source);
-    config::Config config = checkpoint.config;
+    config::Config config = eval_config(checkpoint.config, global);
     config.finetune.task = flags->task;
-    if (global.threads >= 0) config.run.threads = global.threads;
-    if (!global.device.empty()) config.run.device = global.device;
     const torch::Device device = apply_runtime(config.run);
     const TaskData task = load_task(config, flags->data_root);
     training::check_same_tokenizer(checkpoint, source.string(), task.tokenizer->fingerprint(),
