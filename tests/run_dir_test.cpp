@@ -1,24 +1,14 @@
-// Run directories: resolved config written, no silent reuse, atomic writes.
+// Run directories: resolved config written, no silent reuse; whole-file reads and atomic writes.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "config/config.h"
+#include "core/files.h"
 #include "core/run_dir.h"
 #include "temp_dir.h"
 
 using namespace convpt;
-
-namespace {
-std::string read(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-}  // namespace
 
 TEST_CASE("a run directory holds the resolved config and a log", "[run_dir]") {
   test::TempDir dir;
@@ -47,9 +37,20 @@ TEST_CASE("atomic writes replace the whole file and leave no temporary", "[run_d
   const auto file = dir.path() / "f.txt";
   write_file_atomically(file, "first");
   write_file_atomically(file, "second");
-  CHECK(read(file) == "second");
+  CHECK(read_file(file) == "second");
   CHECK_FALSE(std::filesystem::exists(file.string() + ".tmp"));
   CHECK_THROWS_WITH(write_file_atomically(dir.path() / "no" / "such" / "dir.txt", "x"), Catch::Contains("cannot create"));
+}
+
+TEST_CASE("whole-file reads: bytes as written, nothing for a missing file, an error for an unreadable one", "[run_dir]") {
+  test::TempDir dir;
+  const std::string bytes = std::string("a\0b\nc\r\n", 7) + std::string(200000, 'x');  // > one read() buffer
+  write_file_atomically(dir.path() / "bytes", bytes);
+  CHECK(read_file(dir.path() / "bytes") == bytes);
+  write_file_atomically(dir.path() / "empty", "");
+  CHECK(read_file(dir.path() / "empty") == std::string());
+  CHECK_FALSE(read_file(dir.path() / "missing").has_value());
+  CHECK_THROWS_WITH(read_file(dir.path()), Catch::Contains("cannot read " + dir.path().string() + ": Is a directory"));
 }
 
 TEST_CASE("a run lock is held by one holder at a time and dropped with it", "[run_dir]") {

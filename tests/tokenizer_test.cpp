@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "config/config.h"
-#include "core/run_dir.h"
+#include "core/files.h"
 #include "data/batching.h"
 #include "data/shards.h"
 #include "temp_dir.h"

@@ -24,7 +24,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
-#include "core/run_dir.h"
+#include "core/files.h"
 #include "core/runtime.h"
 #include "models/model_info.h"
 #include "models/seq2seq.h"

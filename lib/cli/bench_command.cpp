@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/validators.h"
 #include "core/log.h"
+#include "core/files.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
 

@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
-#include "core/run_dir.h"
+#include "core/files.h"
 
 namespace convpt::cli {
 

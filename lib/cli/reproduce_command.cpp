@@ -19,6 +19,7 @@
 #include "core/build_info.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/files.h"
 #include "core/run_dir.h"
 #include "data/shards.h"
 #include "experiments/grid.h"

@@ -12,7 +12,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "core/log.h"
-#include "core/run_dir.h"
+#include "core/files.h"
 #include "data/shards.h"
 #include "data/tasks.h"
 #include "tokenizer/tokenizer.h"

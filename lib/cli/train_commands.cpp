@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "config/yaml_tree.h"
 #include "core/log.h"
+#include "core/files.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
 #include "data/shards.h"

@@ -1,8 +1,8 @@
 #include "config/yaml_tree.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+
+#include "core/files.h"
 
 namespace convpt::config {
 namespace fs = std::filesystem;
@@ -68,12 +68,10 @@ YamlTree YamlTree::from_string(const std::string& yaml, const std::string& sourc
 }
 
 void YamlTree::merge_file(const fs::path& path, std::vector<fs::path>& chain) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError({path.string(), 0}, "", "cannot open config file");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::optional<std::string> text = read_file(path);
+  if (!text) throw ConfigError({path.string(), 0}, "", "cannot open config file");
   const std::string source = path.string();
-  YAML::Node doc = parse_yaml(text.str(), source);
+  YAML::Node doc = parse_yaml(*text, source);
   if (doc.IsNull()) throw ConfigError({source, 0}, "", "config file is empty");
   if (!doc.IsMap()) throw ConfigError({source, doc.Mark().line + 1}, "", "top level must be a mapping");
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "core/files.h"
 
 namespace convpt::json {
 namespace {
@@ -188,12 +188,10 @@ class Parser {
 Value parse(std::string_view text) { return Parser(text).document(); }
 
 Value parse_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::optional<std::string> text = read_file(file);
+  if (!text) throw std::runtime_error("cannot read " + file.string());
   try {
-    return parse(text.str());
+    return parse(*text);
   } catch (const ParseError& e) {
     throw std::runtime_error(file.string() + ": " + e.what());
   }

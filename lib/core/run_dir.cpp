@@ -10,37 +10,15 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "core/files.h"
 #include "core/log.h"
 
 namespace convpt {
 namespace fs = std::filesystem;
 
-namespace {
-
-[[noreturn]] void fail_io(const std::string& what, const fs::path& path) {
-  throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
-}
-}  // namespace
-
-void write_file_atomically(const fs::path& path, const std::string& contents) {
-  const fs::path temporary = path.string() + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail_io("cannot create", temporary);
-  for (size_t written = 0; written < contents.size();) {
-    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      ::close(fd);
-      fail_io("cannot write", temporary);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) fail_io("cannot flush", temporary);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) fail_io("cannot rename into", path);
-}
-
 RunLock::RunLock(const fs::path& path, Mode mode) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail_io("cannot open the lock file", path);
+  if (fd_ < 0) throw_io_error("cannot open the lock file", path);
   int rc;
   while ((rc = ::flock(fd_, LOCK_EX | (mode == Mode::try_once ? LOCK_NB : 0))) != 0 && errno == EINTR) {
   }
@@ -50,7 +28,7 @@ RunLock::RunLock(const fs::path& path, Mode mode) {
     const int error = errno;
     ::close(fd_);
     errno = error;
-    fail_io("cannot lock", path);
+    throw_io_error("cannot lock", path);
   }
 }
 

@@ -39,9 +39,6 @@ class RunLock {
   bool held_ = false;
 };
 
-// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
-void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
-
 // The current UTC time as YYYYMMDD-HHMMSS, for default run names.
 std::string utc_timestamp();
 

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 
+#include "core/files.h"
 #include "core/json.h"
 
 namespace convpt::data {
@@ -190,9 +189,9 @@ class AclImdbReader final : public RowReader {
     const File& file = files_[next_++];
     path_ = file.path;
     if (file.misnamed) throw MalformedRow(path_, 0, "expected a file named {id}_{rating}.txt");
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) throw DataError(path_, 0, "cannot open");
-    row.text = squeeze_line_breaks(std::string(std::istreambuf_iterator<char>(in), {}));
+    const std::optional<std::string> text = read_file(path_);
+    if (!text) throw DataError(path_, 0, "cannot open");
+    row.text = squeeze_line_breaks(*text);
     row.label = spec_.classes[file.class_index].second;
     row.line = 0;
     return true;

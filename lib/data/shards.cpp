@@ -9,12 +9,10 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 
+#include "core/files.h"
 #include "core/json.h"
-#include "core/run_dir.h"
 
 namespace convpt::data {
 namespace fs = std::filesystem;
@@ -112,9 +110,9 @@ void ShardWriter::finish() {
 ShardReader::ShardReader(const fs::path& prefix) : prefix_(prefix) {
   const fs::path index_path = with_suffix(prefix, ".idx");
   const fs::path data_path = with_suffix(prefix, ".bin");
-  std::ifstream in(index_path, std::ios::binary);
-  if (!in) throw ShardError(index_path.string() + ": no such shard index");
-  const std::string index((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::optional<std::string> contents = read_file(index_path);
+  if (!contents) throw ShardError(index_path.string() + ": no such shard index");
+  const std::string& index = *contents;
   const auto corrupt = [&](const std::string& what) { return ShardError(index_path.string() + ": " + what); };
 
   if (index.size() < kHeaderBytes || std::memcmp(index.data(), kMagic, sizeof kMagic) != 0)

@@ -4,10 +4,9 @@
 #include <sentencepiece_trainer.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 
+#include "core/files.h"
 #include "core/hash.h"
 
 namespace convpt::tokenizer {
@@ -78,10 +77,9 @@ Tokenizer::Tokenizer(const std::filesystem::path& model_file, int32_t sentinels)
     : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()), sentinels_(sentinels) {
   if (!std::filesystem::is_regular_file(model_file))
     throw std::runtime_error(model_file.string() + ": no such SentencePiece model (run `convpt tokenize train`)");
-  std::ifstream in(model_file, std::ios::binary);
-  if (!in) throw std::runtime_error(model_file.string() + ": cannot open");
-  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (const auto status = processor_->LoadFromSerializedProto(bytes); !status.ok())
+  const std::optional<std::string> bytes = read_file(model_file);
+  if (!bytes) throw std::runtime_error(model_file.string() + ": cannot open");
+  if (const auto status = processor_->LoadFromSerializedProto(*bytes); !status.ok())
     throw std::runtime_error(model_file.string() + ": cannot load SentencePiece model: " + status.ToString());
   if (processor_->pad_id() != kPadId || processor_->eos_id() != kEosId || processor_->unk_id() != kUnkId ||
       processor_->bos_id() != -1)
@@ -89,7 +87,7 @@ Tokenizer::Tokenizer(const std::filesystem::path& model_file, int32_t sentinels)
   if (sentinels < 0) throw std::invalid_argument("the number of sentinels must be >= 0");
   pieces_ = processor_->GetPieceSize();
   char hash[17];
-  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a64(*bytes)));
   fingerprint_ = "fnv1a64:" + std::string(hash) + "+" + std::to_string(sentinels);
 }
 

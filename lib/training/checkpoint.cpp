@@ -3,15 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
 
 #include "core/build_info.h"
+#include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/run_dir.h"
 #include "training/safetensors.h"
 
 namespace convpt::training {
@@ -21,11 +20,9 @@ namespace {
 constexpr const char* kLatest = "latest";
 
 std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("checkpoint file missing: " + path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::optional<std::string> text = read_file(path);
+  if (!text) throw std::runtime_error("checkpoint file missing: " + path.string());
+  return std::move(*text);
 }
 
 void sync_directory(const fs::path& dir) {

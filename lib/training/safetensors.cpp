@@ -1,11 +1,10 @@
 #include "training/safetensors.h"
 
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
+#include "core/files.h"
 #include "core/json.h"
-#include "core/run_dir.h"
 
 namespace convpt::training {
 namespace {
@@ -51,9 +50,9 @@ void save_safetensors(const std::filesystem::path& path, const StateDict& tensor
 }
 
 StateDict load_safetensors(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("checkpoint file missing: " + path.string());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::optional<std::string> contents = read_file(path);
+  if (!contents) throw std::runtime_error("checkpoint file missing: " + path.string());
+  const std::string& bytes = *contents;
   auto fail = [&](const std::string& what) { throw std::runtime_error("corrupt file " + path.string() + ": " + what); };
   if (bytes.size() < 8) fail("shorter than its header length");
   uint64_t length = 0;
