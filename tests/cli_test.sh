@@ -109,6 +109,17 @@ d = load_file('$tmp/runs/pt/checkpoints/step-00000006/model.safetensors')
 print(len(d), 'tensors; shared.weight', list(d['shared.weight'].shape))"
 expect 0 "resumed from .*step-00000006 at step 6" -- \
   "${run[@]}" --set run.name=pt --set pretrain.steps=8 pretrain --config "$smoke" --resume
+# A finished run resumed again keeps its result; --resume continues only a run of the same command.
+cp "$tmp/runs/pt/results.json" "$tmp/pt_results.json"
+expect 0 "resumed from .*step-00000008 at step 8" -- \
+  "${run[@]}" --set run.name=pt --set pretrain.steps=8 pretrain --config "$smoke" --resume
+cmp -s "$tmp/pt_results.json" "$tmp/runs/pt/results.json" ||
+  { echo "FAIL: resuming a finished pretrain changed its results.json"; failures=$((failures + 1)); }
+expect 0 "--resume: no checkpoint in .*runs/fresh yet; the run starts from step 0" -- \
+  "${run[@]}" --set run.name=fresh --set pretrain.steps=1 pretrain --config "$smoke" --resume
+expect 1 "runs/pt holds a pretrain run, which finetune --resume cannot continue" -- "${run[@]}" --set run.name=pt \
+  finetune --config "$smoke" --task "$tmp/task/mini.yaml" --data-root "$tmp/data" --resume
+expect 2 "key 'pretrain.steps': must be > 0" -- "${run[@]}" --set run.name=zero --set pretrain.steps=0 pretrain --config "$smoke"
 printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
   'splits: {train: train.tsv, dev: test.tsv, test: test.tsv}' >"$tmp/task/mini_dev.yaml"
 ft=("${run[@]}" --set finetune.steps=4 --set finetune.eval_every=2 --set finetune.batch_size=2)
@@ -126,6 +137,9 @@ expect 2 "set finetune.precision=fp8: key 'finetune.precision'" -- "${evalft[@]}
 expect 2 "set model.d_model=32: key 'model.d_model': eval takes the checkpoint's config and may override only run" -- \
   "${evalft[@]}" --set model.d_model=32
 expect 2 "key 'finetune.steps': eval takes the checkpoint's config" -- "${evalft[@]}" --set finetune.steps=9
+expect 1 "runs/ft holds fine-tuning on task '.*mini_dev.yaml' from init '.*runs/pt', not on task '.*mini.yaml'" -- \
+  "${ft[@]}" --set run.name=ft finetune --config "$smoke" --task "$tmp/task/mini.yaml" --init "$tmp/runs/pt" \
+  --data-root "$tmp/data" --resume
 expect 1 "model.d_model: checkpoint 64, config 32" -- "${ft[@]}" --set run.name=ft2 \
   --set model.d_model=32 finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" --init "$tmp/runs/pt" \
   --data-root "$tmp/data"
@@ -135,8 +149,10 @@ for _ in $(seq 600); do [ -s "$tmp/runs/int/metrics.jsonl" ] && break; sleep 0.1
 kill -INT "$pid"
 wait "$pid"
 status=$?
-if [ "$status" -ne 130 ] || ! grep -q "stopped by SIGINT" "$tmp/int.log" || [ ! -s "$tmp/runs/int/checkpoints/latest" ]; then
-  echo "FAIL: SIGINT should save a checkpoint and exit 130 (got $status)"; sed 's/^/    /' "$tmp/int.log" | tail -5
+if [ "$status" -ne 130 ] || ! grep -q "stopped by SIGINT" "$tmp/int.log" || [ ! -s "$tmp/runs/int/checkpoints/latest" ] ||
+   [ -e "$tmp/runs/int/results.json" ]; then
+  echo "FAIL: SIGINT should save a checkpoint, write no results.json (the run is not finished) and exit 130 (got $status)"
+  sed 's/^/    /' "$tmp/int.log" | tail -5
   failures=$((failures + 1))
 fi
 
@@ -165,9 +181,9 @@ expect 1 "checkpoint .*runs/pt was trained on the ids of tokenizer fnv1a64:.*but
 [ ! -e "$tmp/runs/ft3" ] || { echo "FAIL: a refused finetune left a run directory"; failures=$((failures + 1)); }
 expect 1 "trained on the ids of tokenizer" -- \
   "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data"
-expect 1 "checkpoint .*runs/ft/checkpoints/step-00000004 was trained on the ids of tokenizer" -- "${ft[@]}" \
-  --set run.name=ft --set finetune.steps=6 finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" \
-  --data-root "$tmp/data" --resume
+expect 1 "checkpoint .*runs/ft5/checkpoints/step-00000004 was trained on the ids of tokenizer" -- "${ft[@]}" \
+  --set "data.shards=$tmp/shards2" --set run.name=ft5 --set finetune.steps=6 finetune --config "$smoke" \
+  --task "$tmp/task/mini.yaml" --data-root "$tmp/data" --resume
 expect 0 "tasks/mini/train: encoded with another tokenizer .*tokenizing mini/train from the data instead" -- \
   "${ft[@]}" --set run.name=ft6 finetune --config "$smoke" --task "$tmp/task/mini.yaml" --data-root "$tmp/data"
 

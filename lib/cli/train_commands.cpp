@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "config/yaml_tree.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/files.h"
 #include "core/run_dir.h"
@@ -160,7 +161,10 @@ config::Config load_run_config(const std::string& file, const GlobalOptions& glo
 std::optional<RunDir> open_run(const config::Config& config, const std::string& command, bool resume,
                                const training::DataParallel& parallel) {
   if (!parallel.is_main()) return std::nullopt;
-  return RunDir::create(config, command, resume);
+  RunDir run = RunDir::create(config, command, resume);
+  // results.json marks a finished run (reproduce skips it): a run that goes on is not finished until it ends again.
+  fs::remove(run.file("results.json"));
+  return run;
 }
 
 // --resume: every rank continues from the checkpoint that rank 0 finds (none: the run starts over).
@@ -170,7 +174,12 @@ void resume_latest(training::Trainer& trainer, const std::optional<RunDir>& run,
     if (const auto found = training::latest_checkpoint(run->path())) latest = found->string();
   }
   latest = parallel.broadcast(latest);
-  if (!latest.empty()) trainer.resume(latest);
+  if (latest.empty()) {
+    log::warn("--resume: no checkpoint in ", run ? run->path().string() : "rank 0's run directory",
+              " yet; the run starts from step 0");
+    return;
+  }
+  trainer.resume(latest);
 }
 
 data::OrderOptions order_of(const config::Config& config, const training::DataParallel& parallel) {
@@ -214,13 +223,12 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
     training::Trainer trainer(config, run, model, source, {p, evaluate, "", parallel, tokenizer});
     if (flags->resume) resume_latest(trainer, run, *parallel);
     const training::TrainOutcome outcome = trainer.run();
-    if (!run) return exit_code(outcome);
+    if (!run || outcome.reason != training::StopReason::finished) return exit_code(outcome);
     std::ostringstream results;
     results << "{\"command\": \"pretrain\", \"arch\": \"" << config.model.arch << "\", \"step\": " << outcome.step
-            << ", \"valid_loss\": " << (outcome.best.count("valid_loss") ? outcome.best.at("valid_loss") : NAN)
-            << "}\n";
+            << ", \"valid_loss\": " << json::number(outcome.best.at("valid_loss")) << "}\n";
     write_file_atomically(run->file("results.json"), results.str());
-    return exit_code(outcome);
+    return kOk;
   };
 }
 

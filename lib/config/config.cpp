@@ -178,7 +178,7 @@ class Validator {
   }
 
   void train(const TrainConfig& t, const std::string& section) const {
-    non_negative(t.steps, section + ".steps");
+    positive(t.steps, section + ".steps");
     positive(t.batch_size, section + ".batch_size");
     positive(t.grad_accumulation, section + ".grad_accumulation");
     require(t.learning_rate > 0, section + ".learning_rate", "must be > 0");

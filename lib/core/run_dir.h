@@ -10,7 +10,8 @@ namespace convpt {
 class RunDir {
  public:
   // Creates <run.output_dir>/<run.name> (name defaults to "<command>-<arch>-<UTC time>"), refusing to reuse a
-  // directory that already holds a run unless `allow_existing` (resume). Writes config.yaml and starts log.txt.
+  // directory that already holds a run unless `allow_existing` (resume), and then only a run of the same command
+  // (and, fine-tuning, the same task and init). Writes run.json (the command) and config.yaml, starts log.txt.
   static RunDir create(const config::Config& config, const std::string& command, bool allow_existing = false);
 
   const std::filesystem::path& path() const { return path_; }

@@ -31,7 +31,8 @@ struct CheckpointContents {
   StateDict optimizer;
   torch::Tensor rng_state;  // LibTorch's default CPU generator
   config::Config config;
-  // The best evaluation so far (fine-tuning: the dev scores of <run>/best and "best_step"); empty when none.
+  // The run's evaluation so far: fine-tuning's best (the dev scores of <run>/best and "best_step"), pre-training's
+  // latest (it selects nothing); empty when none.
   std::map<std::string, double> best_evaluation;
   // The fingerprint of the tokenizer whose ids the model was trained on (tokenizer::Tokenizer::fingerprint);
   // empty in checkpoints written before convpt recorded it.

@@ -183,7 +183,8 @@ TrainOutcome Trainer::train() {
     log::info("step ", step_, " eval:", line);
     const auto score = result.find(options_.select_metric);
     if (options_.select_metric.empty() || score == result.end()) {
-      outcome.best = result;
+      best_ = result;  // nothing to select by: the latest evaluation stands for the run, and a resume restores it
+      outcome.best = best_;
     } else if (!best_.count(score->first) || score->second > best_.at(score->first)) {
       best_ = result;
       best_["best_step"] = double(step_);
@@ -271,7 +272,8 @@ TrainOutcome Trainer::train() {
     if (step_ % s.checkpoint_every == 0 || step_ == s.steps) save();
   }
   if (live_line) std::fprintf(stderr, "\n");
-  if (outcome.reason == StopReason::finished && step_ % s.eval_every != 0) evaluate();
+  // A run that ends between evaluations, or a resumed finished run whose checkpoint records none, is evaluated.
+  if (outcome.reason == StopReason::finished && (step_ % s.eval_every != 0 || outcome.best.empty())) evaluate();
   outcome.step = step_;
   return outcome;
 }
