@@ -129,6 +129,10 @@ grep -q '"test": {"examples": 3, "accuracy": ' "$tmp/runs/ft/results.json" ||
   { echo "FAIL: finetune results.json lacks test metrics"; failures=$((failures + 1)); }
 expect 0 '^\{"examples": 3, "accuracy": [0-9.]+, "f1": ' -- \
   "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data" --json
+expect 1 "finetune.target_length is 2, but mini_dev's longest label word, '(negative|positive)', is [0-9]+ tokens" -- \
+  "${ft[@]}" --set run.name=ft7 --set finetune.target_length=2 finetune --config "$smoke" \
+  --task "$tmp/task/mini_dev.yaml" --data-root "$tmp/data"
+[ ! -e "$tmp/runs/ft7" ] || { echo "FAIL: a refused finetune left a run directory"; failures=$((failures + 1)); }
 # eval takes the checkpoint's config; --set may change only what evaluation reads, and is refused elsewhere.
 evalft=("$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data")
 expect 0 '^\{"examples": 3, "accuracy": ' -- "${evalft[@]}" --json --set finetune.batch_size=1 --threads 1

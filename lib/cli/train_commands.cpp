@@ -101,6 +101,20 @@ TaskData load_task(const config::Config& config, const std::string& data_root_fl
   return t;
 }
 
+// Training cuts targets to target_length - 1 tokens (then EOS), while classification scores whole label words: a
+// longer label would be learnt cut and scored whole.
+void check_labels_fit(const TaskData& task, int64_t target_length) {
+  size_t longest = 0;
+  for (size_t i = 1; i < task.label_ids.size(); ++i)
+    if (task.label_ids[i].size() > task.label_ids[longest].size()) longest = i;
+  const int64_t needed = int64_t(task.label_ids.at(longest).size()) + 1;
+  if (needed > target_length)
+    throw std::invalid_argument("finetune.target_length is " + std::to_string(target_length) + ", but " +
+                                task.task.name + "'s longest label word, '" + task.task.label_words[longest] +
+                                "', is " + std::to_string(needed - 1) + " tokens: with EOS it needs " +
+                                "finetune.target_length >= " + std::to_string(needed));
+}
+
 Evaluation metrics_of(const eval::ConfusionMatrix& confusion, const std::string& prefix) {
   return {{prefix + "accuracy", confusion.accuracy()}, {prefix + "f1", confusion.task_f1()},
           {prefix + "examples", double(confusion.examples())}};
@@ -254,6 +268,7 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     const auto parallel = training::join_data_parallel(config.run, device);
     const TaskData task = load_task(config, flags->data_root);
     const config::FinetuneConfig& f = config.finetune;
+    check_labels_fit(task, f.target_length);
     const auto dev = task.examples("dev"), test = task.examples("test");
     data::FinetuneOptions options{parallel->share(f.batch_size, "finetune.batch_size"), f.input_length,
                                   f.target_length, order_of(config, *parallel)};
