@@ -178,6 +178,23 @@ int encode(const Flags& flags, const GlobalOptions& global) {
                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const auto train_files = corpus_files(config.data.train_corpus, root);
   const auto valid_files = corpus_files(config.data.valid_corpus, root);
+  // Every task split is opened before anything is written, so that an unknown task or a missing file leaves the
+  // shards as they were. A configured task list must be complete; by default, absent tasks and splits are skipped.
+  std::vector<std::pair<std::string, std::unique_ptr<data::ExampleReader>>> task_splits;  // "task/split", reader
+  std::vector<std::string> caveats;
+  const bool listed = !config.data.tasks.empty();
+  for (const auto& name : listed ? config.data.tasks : data::builtin_task_names()) {
+    const data::Task task = data::find_task(name, root);
+    for (const auto& split : task.splits) {
+      try {
+        task_splits.emplace_back(task.name + "/" + split, task.open(split));
+      } catch (const data::DataError& e) {
+        if (listed) throw;
+        log::info("skipping ", task.name, "/", split, ": ", e.what());
+      }
+    }
+    if (!task.caveat.empty()) caveats.push_back(task.name + ": " + task.caveat);
+  }
   fs::remove(data::shards_provenance_file(out));  // until the new encoding is complete, none is trusted
   data::ShardsProvenance encoded{config.data.tokenizer, tokenizer.fingerprint(), fs::canonical(root).string(), {}};
 
@@ -194,25 +211,11 @@ int encode(const Flags& flags, const GlobalOptions& global) {
     encoded.splits.push_back(std::string("pretrain/") + split);
   }
 
-  // A configured task list must be complete; by default, tasks and splits whose files are absent are skipped.
-  const bool listed = !config.data.tasks.empty();
-  for (const auto& name : listed ? config.data.tasks : data::builtin_task_names()) {
-    const data::Task task = data::find_task(name, root);
-    for (const auto& split : task.splits) {
-      std::unique_ptr<data::ExampleReader> reader;
-      try {
-        reader = task.open(split);
-      } catch (const data::DataError& e) {
-        if (listed) throw;
-        log::info("skipping ", task.name, "/", split, ": ", e.what());
-        continue;
-      }
-      const fs::path prefix = out / "tasks" / task.name / split;
-      report(encode_split(task.name + "/" + split, *reader, tokenizer, prefix, true, threads));
-      encoded.splits.push_back("tasks/" + task.name + "/" + split);
-    }
-    if (!task.caveat.empty()) log::warn(task.name, ": ", task.caveat);
+  for (const auto& [name, reader] : task_splits) {
+    report(encode_split(name, *reader, tokenizer, out / "tasks" / name, true, threads));
+    encoded.splits.push_back("tasks/" + name);
   }
+  for (const auto& caveat : caveats) log::warn(caveat);
 
   config.data.root = root.string();
   config.data.shards = out.string();
