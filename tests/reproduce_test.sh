@@ -57,6 +57,29 @@ rm runs/smoke/sst2-dynamicconv-scratch/results.json
   >resume.log 2>&1 || fail "resume run"
 grep -q '^\$ convpt finetune .* --resume' resume.log || fail "the unfinished cell was not resumed"
 
+# A signal to the reproduce process itself (not its group: `kill PID`, a container's stop) reaches the running step,
+# which checkpoints and exits 130; the run has no results.json, so the next reproduce resumes it. Own grid name.
+sed -e 's/^  name: smoke$/  name: smokeint/' -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" \
+  "$src/experiments/smoke/table2.yaml" >int.yaml
+"$convpt" --threads 1 --set pretrain.steps=100000 reproduce int.yaml --rows transformer-pretrained --datasets trec \
+  >int.log 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -s runs/smokeint/pretrain-transformer/metrics.jsonl ] && break; sleep 0.1; done
+kill -INT $pid
+for _ in $(seq 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+  kill -KILL $pid; pkill -KILL -f runs/smokeint/configs
+  fail "reproduce went on for 60 s after SIGINT"
+fi
+status=0
+wait $pid || status=$?
+[ $status = 130 ] || { cat int.log; fail "reproduce stopped by SIGINT exited $status, not 130"; }
+grep -q 'stopped by SIGINT at step' int.log || { cat int.log; fail "the signal did not reach the step"; }
+[ ! -e runs/smokeint/pretrain-transformer/results.json ] || fail "an interrupted pre-training counts as finished"
+"$convpt" --threads 1 reproduce int.yaml --rows transformer-pretrained --datasets trec --dry-run >int2.log 2>&1 ||
+  { cat int2.log; fail "dry run after an interrupt"; }
+grep -q '^\$ convpt pretrain .* --resume' int2.log || { cat int2.log; fail "the interrupted pre-training is not resumed"; }
+
 # Reproduce processes share a grid through one lock per run: a cell another process holds is left to it (even
 # under --force), and a pre-training it holds is waited for. `flock` stands in for the other process.
 lock=runs/smoke/locks

@@ -53,6 +53,11 @@ std::string command_line(const std::vector<std::string>& args) {
   return out;
 }
 
+volatile sig_atomic_t g_child = 0;  // the step running now, to pass SIGINT/SIGTERM on to
+extern "C" void pass_signal_to_child(int signal) {
+  if (g_child > 0) ::kill(static_cast<pid_t>(g_child), signal);
+}
+
 // Runs this binary with `args`; returns its exit status (128 + signal when killed).
 int run_child(const std::vector<std::string>& args) {
   std::vector<char*> argv;
@@ -69,16 +74,20 @@ int run_child(const std::vector<std::string>& args) {
     std::perror("convpt reproduce: exec");
     std::_Exit(127);
   }
-  // The child shares the terminal's process group: Ctrl-C reaches it, it checkpoints and exits 130; we wait for that.
-  struct sigaction ignore {}, previous_int{}, previous_term{};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGINT, &ignore, &previous_int);
-  ::sigaction(SIGTERM, &ignore, &previous_term);
+  // A signal to us (`kill PID`, a container's stop) goes on to the step, which checkpoints and exits 130; we wait for
+  // that. Ctrl-C reaches the step from the terminal as well, and stopping twice is stopping once.
+  g_child = pid;
+  struct sigaction forward {}, previous_int{}, previous_term{};
+  forward.sa_handler = pass_signal_to_child;
+  forward.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &forward, &previous_int);
+  ::sigaction(SIGTERM, &forward, &previous_term);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   ::sigaction(SIGINT, &previous_int, nullptr);
   ::sigaction(SIGTERM, &previous_term, nullptr);
+  g_child = 0;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
