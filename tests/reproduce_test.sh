@@ -109,6 +109,8 @@ printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  model: %s\n  fi
   "$src/experiments/smoke/tokenizer.yaml" "$src/experiments/smoke/lightconv.yaml" >bad.yaml
 if "$convpt" reproduce bad.yaml >bad.log 2>&1; then fail "a grid with a missing file was accepted"; fi
 grep -q 'bad.yaml:6.*grid.finetune.*nowhere.yaml' bad.log || { cat bad.log; fail "missing-file error lacks file:line/key"; }
+if "$convpt" --seed 2 reproduce "$src/experiments/smoke/table2.yaml" >bad.log 2>&1; then fail "--seed was accepted"; fi
+grep -q "key 'run.seed': reproduce sets it for every run from grid.seed" bad.log || { cat bad.log; fail "bad --seed message"; }
 if "$convpt" reproduce "$src/experiments/smoke/table2.yaml" --rows nonsense >bad.log 2>&1; then fail "--rows nonsense"; fi
 grep -q "'nonsense' matches no row" bad.log || fail "bad --rows message"
 

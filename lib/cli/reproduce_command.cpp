@@ -125,6 +125,7 @@ class GridRunner {
   int run() {
     const config::GridSpec& grid = layout_.grid();
     const std::vector<Cell> cells = experiments::grid_cells(grid, flags_.rows, flags_.datasets);
+    layout_.refuse_grid_settings(global_.config_overrides());
     log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
               ", tables in ", layout_.results_dir().string());
     if (int code = prepare_data(); code != kOk) return code;

@@ -138,6 +138,22 @@ fs::path GridLayout::source(const std::string& file, const std::string& arch, co
   return (grid_file_.parent_path() / config::expand_grid_path(file, arch, dataset)).lexically_normal();
 }
 
+void GridLayout::refuse_grid_settings(const std::vector<std::string>& overrides) const {
+  const std::vector<std::pair<std::string, std::string>> owned = {
+      {"run.seed", "grid.seed (a grid per seed keeps their runs apart)"},
+      {"run.output_dir", "grid.output_dir"},
+      {"run.name", "the cell (" + runs_dir().string() + "/<run>)"},
+      {"model.arch", "grid.archs"}};
+  for (const std::string& assignment : overrides) {
+    const std::string key = assignment.substr(0, assignment.find('='));
+    for (const auto& [grid_key, from] : owned)
+      if (key == grid_key)
+        throw config::ConfigError({"--set " + assignment, 0}, key,
+                                  "reproduce sets it for every run from " + from + " in " + grid_file_.string() +
+                                      "; change the grid file instead");
+  }
+}
+
 std::vector<std::string> GridLayout::run_settings(const fs::path& run_dir, const std::string& arch,
                                                   std::vector<std::string> overrides) const {
   overrides.push_back("run.output_dir=" + run_dir.parent_path().string());

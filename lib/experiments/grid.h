@@ -39,6 +39,9 @@ class GridLayout {
   // `overrides` (e.g. the user's --set) come before the grid's own settings.
   config::Config pretrain_config(const std::string& arch, const std::vector<std::string>& overrides = {}) const;
   config::Config finetune_config(const Cell& cell, const std::vector<std::string>& overrides = {}) const;
+  // Refuses (ConfigError) an override of a key the grid sets for every run (run.seed, run.output_dir, run.name,
+  // model.arch), which would otherwise be silently replaced.
+  void refuse_grid_settings(const std::vector<std::string>& overrides) const;
   // Every file the grid merges for some cell (the tokenizer config included), without duplicates.
   std::vector<std::filesystem::path> files() const;
 
