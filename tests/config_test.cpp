@@ -240,6 +240,10 @@ TEST_CASE("broken files are clear errors", "[config][errors]") {
   CHECK_THAT(error_of(dir.write("nobase.yaml", "base: nowhere.yaml\n")), Contains("file not found"));
   dir.write("a.yaml", "base: b.yaml\n");
   CHECK_THAT(error_of(dir.write("b.yaml", "base: a.yaml\n")), Contains("inheritance cycle"));
+  const auto repeated = dir.write("repeated.yaml", "model:\n  arch: transformer\n  d_model: 64\n  arch: lightconv\n");
+  CHECK_THAT(error_of(repeated), Contains(repeated.string() + ":4: key 'model.arch': repeated key"));
+  CHECK_THAT(error_of(dir.write("ok.yaml", "model:\n  arch: transformer\n"), {"model={arch: a, d_model: 8, arch: b}"}),
+             Contains("--set model={arch: a, d_model: 8, arch: b}: key 'model.arch': repeated key"));
 }
 
 TEST_CASE("the resolved config round-trips through YAML", "[config]") {

@@ -1,6 +1,7 @@
 #include "config/yaml_tree.h"
 
 #include <algorithm>
+#include <set>
 
 #include "core/files.h"
 
@@ -28,12 +29,32 @@ std::vector<std::string> split_key(const std::string& dotted_key) {
   return parts;
 }
 
+// yaml-cpp keeps both entries of a repeated key and a lookup sees only one of them: a repeated key is an error.
+void refuse_repeated_keys(const YAML::Node& node, const std::string& source, const std::string& prefix,
+                          bool from_command_line = false) {
+  if (node.IsSequence())
+    for (const auto& item : node) refuse_repeated_keys(item, source, prefix, from_command_line);
+  if (!node.IsMap()) return;
+  std::set<std::string> seen;
+  for (const auto& item : node) {
+    const std::string key = item.first.Scalar();
+    const std::string path = join_key(prefix, key);
+    if (!seen.insert(key).second)
+      throw ConfigError({source, from_command_line ? 0 : item.first.Mark().line + 1}, path,
+                        "repeated key (only one of them would count)");
+    refuse_repeated_keys(item.second, source, path, from_command_line);
+  }
+}
+
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
+  YAML::Node doc;
   try {
-    return YAML::Load(text);
+    doc = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw ConfigError({source, e.mark.line + 1}, "", "YAML syntax error: " + e.msg);
   }
+  refuse_repeated_keys(doc, source, "");
+  return doc;
 }
 }  // namespace
 
@@ -140,6 +161,7 @@ void YamlTree::apply_override(const std::string& assignment) {
   } catch (const YAML::ParserException& e) {
     throw ConfigError(where, key, "value is not valid YAML: " + e.msg);
   }
+  refuse_repeated_keys(value, where.source, key, /*from_command_line=*/true);
   // Build {a: {b: {c: value}}} and merge it like one more file.
   YAML::Node patch = value;
   const std::vector<std::string> parts = split_key(key);
