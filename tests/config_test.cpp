@@ -228,6 +228,14 @@ TEST_CASE("a bad command-line override names its --set argument", "[config][erro
   const std::string missing = error_of(no_arch, {"model.num_heads=4"});
   CHECK_THAT(missing, Contains("model.arch") && Contains(no_arch.string() + ":3"));
   CHECK_THAT(missing, !Contains("--set"));
+  // A list item is its list's; a cross-field rule names where the other key was set.
+  const auto conv = dir.write(
+      "conv.yaml", "model:\n  arch: lightconv\n  d_model: 64\n  num_heads: 4\n  encoder_layers: 2\n  decoder_layers: 2\n");
+  CHECK_THAT(error_of(conv, {"model.kernel_sizes=[3,0]"}),
+             Contains("--set model.kernel_sizes=[3,0]: key 'model.kernel_sizes[1]': must be > 0"));
+  CHECK_THAT(error_of(conv, {"model.d_model=66"}),
+             Contains(conv.string() + ":4: key 'model.num_heads'") &&
+                 Contains("(model.d_model from --set model.d_model=66)"));
 }
 
 TEST_CASE("broken files are clear errors", "[config][errors]") {

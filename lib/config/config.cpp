@@ -158,8 +158,17 @@ class Validator {
  public:
   explicit Validator(const YamlTree& tree) : tree_(tree) {}
 
-  void require(bool ok, const std::string& key, const std::string& what) const {
-    if (!ok) throw ConfigError(tree_.origin_of(key), key, what);
+  // `against`: the other key of a cross-field rule; where it was set elsewhere, the message says where too.
+  void require(bool ok, const std::string& key, const std::string& what, const std::string& against = "") const {
+    if (ok) return;
+    const Origin where = tree_.origin_of(key);
+    std::string message = what;
+    if (!against.empty()) {
+      const Origin other = tree_.origin_of(against);
+      if (other.source != where.source || other.line != where.line)
+        message += " (" + against + " from " + other.describe() + ")";
+    }
+    throw ConfigError(where, key, message);
   }
   void positive(int64_t value, const std::string& key) const { require(value > 0, key, "must be > 0, got " + std::to_string(value)); }
   void non_negative(int64_t value, const std::string& key) const { require(value >= 0, key, "must be >= 0, got " + std::to_string(value)); }
@@ -169,10 +178,11 @@ class Validator {
     require(!values.empty(), key, "must not be empty");
     if (values.size() > 1) {
       require(m.encoder_layers == m.decoder_layers, key,
-              "per-layer lists need encoder_layers == decoder_layers (they apply to both stacks)");
+              "per-layer lists need encoder_layers == decoder_layers (they apply to both stacks)",
+              "model.decoder_layers");
       require(static_cast<int64_t>(values.size()) == m.encoder_layers, key,
               "has " + std::to_string(values.size()) + " values; give one for all layers or one per layer (" +
-                  std::to_string(m.encoder_layers) + ")");
+                  std::to_string(m.encoder_layers) + ")", "model.encoder_layers");
     }
     for (size_t i = 0; i < values.size(); ++i) positive(values[i], key + "[" + std::to_string(i) + "]");
   }
@@ -185,7 +195,7 @@ class Validator {
     non_negative(t.warmup_steps, section + ".warmup_steps");
     non_negative(t.weight_decay, section + ".weight_decay");
     require(t.optimizer != "adafactor" || t.weight_decay == 0, section + ".weight_decay",
-            "must be 0 with adafactor (it has no weight decay)");
+            "must be 0 with adafactor (it has no weight decay)", section + ".optimizer");
     non_negative(t.clip_grad_norm, section + ".clip_grad_norm");
     non_negative(t.z_loss, section + ".z_loss");
     positive(t.log_every, section + ".log_every");
@@ -207,7 +217,7 @@ class Validator {
     positive(m.d_kv, "model.d_kv");
     require(m.d_model % m.num_heads == 0, "model.num_heads",
             "d_model (" + std::to_string(m.d_model) + ") is not divisible by num_heads (" +
-                std::to_string(m.num_heads) + ")");
+                std::to_string(m.num_heads) + ")", "model.d_model");
     positive(m.encoder_layers, "model.encoder_layers");
     positive(m.decoder_layers, "model.decoder_layers");
     require(m.dropout >= 0 && m.dropout < 1, "model.dropout", "must be in [0, 1)");
@@ -218,20 +228,21 @@ class Validator {
     non_negative(m.conv_heads, "model.conv_heads");
     require(m.conv_heads == 0 || m.d_model % m.conv_heads == 0, "model.conv_heads",
             "d_model (" + std::to_string(m.d_model) + ") is not divisible by conv_heads (" +
-                std::to_string(m.conv_heads) + ")");
+                std::to_string(m.conv_heads) + ")", "model.d_model");
     per_layer_list(m.kernel_sizes, m, "model.kernel_sizes");
     per_layer_list(m.dilations, m, "model.dilations");
     require(m.arch == "dilatedconv" ||
                 std::all_of(m.dilations.begin(), m.dilations.end(), [](int64_t d) { return d == 1; }),
-            "model.dilations", "dilation > 1 needs arch: dilatedconv (got arch: " + m.arch + ")");
+            "model.dilations", "dilation > 1 needs arch: dilatedconv (got arch: " + m.arch + ")", "model.arch");
 
     non_negative(c.data.sentinels, "data.sentinels");
-    require(c.data.sentinels < m.vocab_size, "data.sentinels", "must be smaller than model.vocab_size");
+    require(c.data.sentinels < m.vocab_size, "data.sentinels", "must be smaller than model.vocab_size",
+            "model.vocab_size");
     require(c.data.vocab_pieces > 3, "data.vocab_pieces", "must be > 3 (pad, eos and unk take ids 0-2), got " +
                                                                std::to_string(c.data.vocab_pieces));
     require(c.data.vocab_pieces + c.data.sentinels <= m.vocab_size, "data.vocab_pieces",
             "pieces (" + std::to_string(c.data.vocab_pieces) + ") + sentinels (" + std::to_string(c.data.sentinels) +
-                ") exceed model.vocab_size (" + std::to_string(m.vocab_size) + ")");
+                ") exceed model.vocab_size (" + std::to_string(m.vocab_size) + ")", "model.vocab_size");
     positive(c.data.tokenizer_sample_lines, "data.tokenizer_sample_lines");
     positive(c.data.tokenizer_threads, "data.tokenizer_threads");
     require(!c.data.train_corpus.empty(), "data.train_corpus", "must not be empty");
@@ -255,7 +266,7 @@ class Validator {
                                         {c.finetune.target_length, "finetune.target_length"}})
         require(length <= m.max_positions, key,
                 "must be <= model.max_positions (" + std::to_string(m.max_positions) + ", the learned positions of " +
-                    m.arch + "), got " + std::to_string(length));
+                    m.arch + "), got " + std::to_string(length), "model.max_positions");
 
     require(!c.bench.archs.empty(), "bench.archs", "must not be empty");
     require(!c.bench.seq_lengths.empty(), "bench.seq_lengths", "must not be empty");

@@ -189,12 +189,12 @@ YAML::Node YamlTree::find(const std::string& dotted_key) const {
 }
 
 Origin YamlTree::origin_of(const std::string& dotted_key) const {
-  // The key itself, else its closest ancestor that was set somewhere.
+  // The key itself, else its closest ancestor that was set somewhere (a list item, "a.b[1]", is its list's).
   for (std::string key = dotted_key;;) {
     if (auto it = origins_.find(key); it != origins_.end()) return it->second;
-    const auto dot = key.rfind('.');
-    if (dot == std::string::npos) return Origin{main_source_, 0};
-    key = key.substr(0, dot);
+    const auto cut = key.find_last_of(".[");
+    if (cut == std::string::npos) return Origin{main_source_, 0};
+    key = key.substr(0, cut);
   }
 }
 
