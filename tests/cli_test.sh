@@ -37,6 +37,11 @@ expect 2 "frobnicate" -- "$convpt" frobnicate
 expect 2 "--device" -- "$convpt" --device tpu env
 expect 2 "^--threads: must be >= 0, got -1$" -- "$convpt" --threads -1 env
 expect 2 "^--nproc: must be >= 1, got 0$" -- "$convpt" launch --nproc 0 -- "$convpt" env
+expect 2 "^--seed: is out of range: 99999999999999999999$" -- "$convpt" --seed 99999999999999999999 env
+expect 2 "^--threads: must be <= 1024, got 4294967297$" -- "$convpt" --threads 4294967297 env
+expect 2 "^--lengths: must be >= 1, got 0$" -- "$convpt" bench --ops --lengths 16,0
+expect 2 "^convpt: --channels 9 is not divisible by --heads 2" -- "$convpt" bench --ops --channels 9 --heads 2
+expect 1 "cannot write into $tmp/none: No such file" -- "$convpt" bench --ops --csv "$tmp/none/ops.csv"
 
 # env applies --threads and reports the allocator and LibTorch build.
 expect 0 "intra-op threads: 1 " -- "$convpt" env --threads 1
@@ -121,6 +126,11 @@ expect 0 "--resume: no checkpoint in .*runs/fresh yet; the run starts from step 
   "${run[@]}" --set run.name=fresh --set pretrain.steps=1 pretrain --config "$smoke" --resume
 expect 1 "runs/pt holds a pretrain run, which finetune --resume cannot continue" -- "${run[@]}" --set run.name=pt \
   finetune --config "$smoke" --task "$tmp/task/mini.yaml" --data-root "$tmp/data" --resume
+expect 1 "^convpt: error: loss is nan at step [0-9]+; stopped without saving" -- "${run[@]}" --log-level off \
+  --set run.name=nan --set pretrain.learning_rate=1e30 --set pretrain.steps=30 pretrain --config "$smoke"
+[ ! -e "$tmp/runs/nan/results.json" ] || { echo "FAIL: a run stopped by NaN has results.json"; failures=$((failures + 1)); }
+expect 2 "key 'pretrain.learning_rate': expected a finite number, got '.inf'" -- "${run[@]}" \
+  --set pretrain.learning_rate=.inf pretrain --config "$smoke"
 expect 2 "key 'pretrain.steps': must be > 0" -- "${run[@]}" --set run.name=zero --set pretrain.steps=0 pretrain --config "$smoke"
 printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
   'splits: {train: train.tsv, dev: test.tsv, test: test.tsv}' >"$tmp/task/mini_dev.yaml"

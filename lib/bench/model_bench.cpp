@@ -22,9 +22,9 @@
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
+#include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/files.h"
 #include "core/runtime.h"
 #include "models/model_info.h"
 #include "models/seq2seq.h"

@@ -12,8 +12,8 @@
 #include "bench/op_bench.h"
 #include "cli/cli.h"
 #include "cli/validators.h"
-#include "core/log.h"
 #include "core/files.h"
+#include "core/log.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
 
@@ -63,19 +63,19 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"transformer", "lightconv", "dynamicconv", "dilatedconv"}));
   cmd->add_option("--out", flags->out, "models: output directory (default: <run.output_dir>/bench-<UTC time>)");
   CLI::Option* batch = cmd->add_option("--batch", flags->op.batch, "batch size (models: default bench.batch_size)")
-      ->capture_default_str()->check(at_least(1));
+      ->capture_default_str()->check(integer_in(1));
   CLI::Option* lengths = cmd->add_option("--lengths", flags->op.lengths,
                                          "sequence lengths (models: default bench.seq_lengths)")
-      ->capture_default_str()->delimiter(',');
+      ->capture_default_str()->delimiter(',')->check(integer_in(1));
   cmd->add_option("--channels", flags->op.channels, "ops: channels (d_model)")->capture_default_str()
-      ->check(at_least(1));
+      ->check(integer_in(1));
   cmd->add_option("--kernel-sizes", flags->op.kernel_sizes, "ops: kernel sizes")->capture_default_str()
-      ->delimiter(',');
+      ->delimiter(',')->check(integer_in(1));
   cmd->add_option("--heads", flags->op.attention_heads, "ops: attention heads of the SDPA comparison")
-      ->capture_default_str()->check(at_least(1));
+      ->capture_default_str()->check(integer_in(1));
   CLI::Option* repeats = cmd->add_option("--repeats", flags->op.repeats,
                                          "timed runs per measurement (models: default bench.repeats)")
-      ->capture_default_str()->check(at_least(1));
+      ->capture_default_str()->check(integer_in(1));
   cmd->add_option("--dtype", flags->dtype, "ops: fp32|bf16")->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--csv", flags->csv, "ops: also write the rows as CSV to this file");
@@ -138,12 +138,10 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
 
   return [flags, &global, run_models]() -> int {
     if (!flags->ops) return run_models();
-    for (const int64_t value : flags->op.lengths)
-      if (value < 1) throw std::invalid_argument("--lengths: values must be >= 1");
-    for (const int64_t value : flags->op.kernel_sizes)
-      if (value < 1) throw std::invalid_argument("--kernel-sizes: values must be >= 1");
     if (flags->op.channels % flags->op.attention_heads != 0)
-      throw std::invalid_argument("--channels must be divisible by --heads");
+      throw UsageError("--channels " + std::to_string(flags->op.channels) + " is not divisible by --heads " +
+                       std::to_string(flags->op.attention_heads));
+    if (!flags->csv.empty()) check_writable(flags->csv);  // before the benchmark, not after it
     config::RunConfig run;
     if (global.threads >= 0) run.threads = global.threads;
     if (!global.device.empty()) run.device = global.device;

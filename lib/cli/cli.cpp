@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "config/config.h"
 #include "config/yaml_tree.h"
 #include "core/build_info.h"
 #include "core/log.h"
@@ -54,8 +55,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   app.add_option("--threads", global.threads, "CPU threads for LibTorch (0: one per core; default: run.threads)")
-      ->check(at_least(0));
-  app.add_option("--seed", global.seed, "random seed (default: run.seed)")->check(at_least(0));
+      ->check(integer_in(0, config::kMaxThreads));
+  app.add_option("--seed", global.seed, "random seed (default: run.seed)")->check(integer_in(0));
   app.add_option("--device", global.device, "cpu|cuda (default: run.device)")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--set", global.overrides, "override a config value: --set model.d_model=512 (repeatable)")
       ->type_name("KEY=VALUE")
@@ -90,6 +91,9 @@ int run(int argc, char** argv) {
     return kUsageError;  // unreachable: require_subcommand(1)
   } catch (const config::ConfigError& e) {
     std::cerr << "convpt: config error: " << e.what() << "\n";
+    return kUsageError;
+  } catch (const UsageError& e) {
+    std::cerr << "convpt: " << e.what() << " (see --help)\n";
     return kUsageError;
   } catch (const c10::Error& e) {  // LibTorch's what() carries a C++ backtrace; users need the message
     std::cerr << "convpt: error: " << e.what_without_backtrace() << "\n";

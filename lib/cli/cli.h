@@ -1,6 +1,7 @@
 #pragma once
 // The `convpt` command line: global flags, subcommands and exit codes.
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,12 @@ namespace convpt::cli {
 // Exit codes shared by every subcommand.
 // kInterrupted: SIGINT/SIGTERM stopped a run after saving a checkpoint (128 + SIGINT, as shells report it).
 enum ExitCode : int { kOk = 0, kRuntimeError = 1, kUsageError = 2, kNotImplemented = 3, kInterrupted = 130 };
+
+// A command line that cannot work (flags that contradict each other or are missing): run() prints it and returns
+// kUsageError, like a parse error.
+struct UsageError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 // Flags accepted before or after any subcommand. Unset values leave the config's `run` section alone.
 struct GlobalOptions {

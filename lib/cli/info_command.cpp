@@ -20,10 +20,10 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
   CLI::App* cmd = app.add_subcommand("info", "Parameters per module and FLOPs per token of a model config");
   cmd->add_option("--config", flags->config, "experiment YAML")->required();
   cmd->add_option("--length", flags->input_length, "input length for FLOPs (default: pretrain.input_length)")
-      ->check(at_least(1));
+      ->check(integer_in(1));
   cmd->add_option("--target-length", flags->target_length,
                   "target length for FLOPs (default: pretrain.target_length)")
-      ->check(at_least(1));
+      ->check(integer_in(1));
   cmd->add_flag("--json", flags->json, "print JSON");
   return [flags, &global] {
     const config::Config config = config::load_config(flags->config, global.config_overrides());

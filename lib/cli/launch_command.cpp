@@ -60,16 +60,16 @@ Action add_launch_command(CLI::App& app, const GlobalOptions&) {
       "launch", "Start the processes of a data-parallel run on this machine: convpt launch --nproc N -- convpt pretrain ...");
   cmd->add_option("--nproc", flags->nproc, "processes on this machine (one per GPU; on a CPU they share the cores)")
       ->required()
-      ->check(at_least(1));
+      ->check(integer_in(1, std::numeric_limits<int>::max()));
   cmd->add_option("--nnodes", flags->nnodes, "machines in the run, each with --nproc processes")
-      ->check(at_least(1))
+      ->check(integer_in(1, std::numeric_limits<int>::max()))
       ->capture_default_str();
   cmd->add_option("--node-rank", flags->node_rank, "this machine's place among them (0: the one at --master-addr)")
-      ->check(at_least(0))
+      ->check(integer_in(0, std::numeric_limits<int>::max()))
       ->capture_default_str();
   cmd->add_option("--master-addr", flags->master_addr, "address of machine 0, where rank 0 serves the rendezvous")
       ->capture_default_str();
-  cmd->add_option("--master-port", flags->master_port, "its port")->check(CLI::Range(1, 65535))->capture_default_str();
+  cmd->add_option("--master-port", flags->master_port, "its port")->check(integer_in(1, 65535))->capture_default_str();
   cmd->add_option("--grace-s", flags->grace_s, "after a failure, seconds the others get to exit before SIGKILL")
       ->check(at_least(0))
       ->capture_default_str();
@@ -77,7 +77,7 @@ Action add_launch_command(CLI::App& app, const GlobalOptions&) {
       ->required();
   return [flags]() -> int {
     if (flags->node_rank >= flags->nnodes)
-      throw std::invalid_argument("--node-rank " + std::to_string(flags->node_rank) + " is not below --nnodes " +
+      throw UsageError("--node-rank " + std::to_string(flags->node_rank) + " is not below --nnodes " +
                                   std::to_string(flags->nnodes));
     std::vector<std::string> argv = flags->command;
     if (argv[0] == "convpt") argv[0] = std::filesystem::read_symlink("/proc/self/exe").string();

@@ -11,8 +11,8 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
-#include "core/log.h"
 #include "core/files.h"
+#include "core/log.h"
 #include "data/shards.h"
 #include "data/tasks.h"
 #include "tokenizer/tokenizer.h"

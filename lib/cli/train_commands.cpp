@@ -8,9 +8,9 @@
 
 #include "cli/cli.h"
 #include "config/yaml_tree.h"
+#include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/files.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
 #include "data/shards.h"
@@ -30,7 +30,7 @@ int exit_code(const training::TrainOutcome& outcome) {
   switch (outcome.reason) {
     case training::StopReason::finished: return kOk;
     case training::StopReason::interrupted: log::warn(outcome.message); return kInterrupted;
-    case training::StopReason::non_finite_loss: log::error(outcome.message); return kRuntimeError;
+    case training::StopReason::non_finite_loss: throw std::runtime_error(outcome.message);  // shown at any log level
   }
   return kRuntimeError;
 }
@@ -87,7 +87,7 @@ struct TaskData {
 };
 
 TaskData load_task(const config::Config& config, const std::string& data_root_flag) {
-  if (config.finetune.task.empty()) throw std::invalid_argument("no task: pass --task or set finetune.task");
+  if (config.finetune.task.empty()) throw UsageError("no task: pass --task or set finetune.task");
   if (config.data.tokenizer.empty()) throw std::invalid_argument("data.tokenizer is not set (see convpt tokenize)");
   const fs::path root = fs::canonical(data::resolve_data_root(data_root_flag, config.data.root));
   TaskData t{data::find_task(config.finetune.task, root), {},
@@ -213,7 +213,7 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_flag("--resume", flags->resume, "continue the run in <run.output_dir>/<run.name> from its last checkpoint");
   return [flags, &global]() -> int {
     const config::Config config = load_run_config(flags->config, global);
-    if (flags->resume && config.run.name.empty()) throw std::invalid_argument("--resume needs run.name");
+    if (flags->resume && config.run.name.empty()) throw UsageError("--resume needs run.name");
     torch::Device device = apply_runtime(config.run);
     const auto parallel = training::join_data_parallel(config.run, device);
     const std::string tokenizer = pretraining_tokenizer(config);
@@ -263,7 +263,7 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     if (!flags->task.empty()) overrides.push_back("finetune.task=" + flags->task);
     if (!flags->init.empty()) overrides.push_back("finetune.init=" + flags->init);
     const config::Config config = config::load_config(flags->config, overrides);
-    if (flags->resume && config.run.name.empty()) throw std::invalid_argument("--resume needs run.name");
+    if (flags->resume && config.run.name.empty()) throw UsageError("--resume needs run.name");
     torch::Device device = apply_runtime(config.run);
     const auto parallel = training::join_data_parallel(config.run, device);
     const TaskData task = load_task(config, flags->data_root);

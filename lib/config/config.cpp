@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <set>
 
@@ -73,6 +74,8 @@ class Reader {
       T parsed;
       if (!YAML::convert<T>::decode(node, parsed))
         fail(key, std::string("expected ") + expected + ", got " + describe(node));
+      if constexpr (std::is_same_v<T, double>)  // no setting means anything at .inf or .nan
+        if (!std::isfinite(parsed)) fail(key, "expected a finite number, got " + describe(node));
       return parsed;
     }
   }
@@ -207,6 +210,8 @@ class Validator {
   void operator()(const Config& c) const {
     non_negative(c.run.seed, "run.seed");
     non_negative(c.run.threads, "run.threads");
+    require(c.run.threads <= kMaxThreads, "run.threads", "must be <= " + std::to_string(kMaxThreads) + ", got " +
+                                                          std::to_string(c.run.threads));
     positive(c.run.dist_timeout_s, "run.dist_timeout_s");
 
     const ModelConfig& m = c.model;

@@ -16,6 +16,9 @@ struct FieldSpec {
   std::vector<std::string> choices = {};
 };
 
+// More LibTorch threads than this is a mistake (a pool of 100,000 threads hangs at start-up), not a setting.
+inline constexpr int64_t kMaxThreads = 1024;
+
 struct RunConfig {
   std::string name;                // run directory name under output_dir; empty: <command>-<arch>-<time>
   std::string output_dir = "runs";

@@ -43,6 +43,12 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   return contents;
 }
 
+void check_writable(const std::filesystem::path& path) {
+  const std::filesystem::path directory = path.parent_path().empty() ? "." : path.parent_path();
+  if (::access(directory.c_str(), W_OK) != 0) throw_io_error("cannot write into", directory);
+  if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), W_OK) != 0) throw_io_error("cannot write", path);
+}
+
 void write_file_atomically(const std::filesystem::path& path, const std::string& contents) {
   const std::filesystem::path temporary = path.string() + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

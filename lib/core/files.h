@@ -13,6 +13,10 @@ std::optional<std::string> read_file(const std::filesystem::path& path);
 // Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
 void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
 
+// Throws unless `path` could be written now (its directory exists and is writable, and the file, if present, is
+// writable): for outputs that come at the end of long work.
+void check_writable(const std::filesystem::path& path);
+
 // Throws std::runtime_error "<what> <path>: <strerror(errno)>".
 [[noreturn]] void throw_io_error(const std::string& what, const std::filesystem::path& path);
 

@@ -40,6 +40,16 @@ double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader&
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
                                int64_t input_length, torch::Device device, const std::string& precision) {
+  // Every gold label is known before any compute: an unlabelled split fails at once, naming the problem.
+  std::vector<int64_t> gold(examples.size());
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const auto found = std::find(label_ids.begin(), label_ids.end(), examples[i].targets);
+    if (found == label_ids.end())
+      throw std::runtime_error("example " + std::to_string(i) + (examples[i].targets.empty()
+                                                                     ? " has no label (an unlabelled split?)"
+                                                                     : " has a target that is none of the label words"));
+    gold[i] = found - label_ids.begin();
+  }
   torch::NoGradGuard no_grad;
   std::vector<std::vector<int64_t>> candidates;
   for (const auto& ids : label_ids) candidates.emplace_back(ids.begin(), ids.end());
@@ -63,12 +73,7 @@ eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vecto
       const Autocast autocast(precision, device);
       return model.score_candidates(inputs.to(device), candidates).argmax(1).cpu();
     }();
-    for (size_t i = start; i < end; ++i) {
-      const auto gold = std::find(label_ids.begin(), label_ids.end(), examples[i].targets);
-      if (gold == label_ids.end())
-        throw std::runtime_error("example " + std::to_string(i) + " has a target that is none of the label words");
-      confusion.add(gold - label_ids.begin(), predicted[int64_t(i - start)].item<int64_t>());
-    }
+    for (size_t i = start; i < end; ++i) confusion.add(gold[i], predicted[int64_t(i - start)].item<int64_t>());
   }
   return confusion;
 }
