@@ -187,17 +187,6 @@ TEST_CASE("impossible values point at the offending key", "[config][errors]") {
   SECTION("zero steps") {
     CHECK_THAT(error_of(dir.write("exp.yaml", head + "finetune:\n  steps: 0\n")), Contains("finetune.steps"));
   }
-  SECTION("sequences beyond a conv model's learned positions") {
-    const std::string lengths = "pretrain:\n  input_length: 64\n  target_length: 16\nfinetune:\n  target_length: 8\n";
-    const std::string conv = "model:\n  arch: dynamicconv\n  max_positions: 64\n" + lengths;
-    CHECK_THAT(error_of(dir.write("exp.yaml", conv + "  input_length: 65\n")),
-               Contains("exp.yaml:9") && Contains("finetune.input_length") && Contains("model.max_positions (64"));
-    CHECK_THAT(error_of(dir.write("exp.yaml", conv + "  input_length: 64\n"), {"pretrain.target_length=65"}),
-               Contains("pretrain.target_length"));
-    // The Transformer's relative positions have no end.
-    CHECK_NOTHROW(load_config(dir.write("exp.yaml", "model:\n  arch: transformer\n  max_positions: 64\n" + lengths +
-                                                    "  input_length: 65\n")));
-  }
   SECTION("zero batch size") {
     CHECK_THAT(error_of(dir.write("exp.yaml", head + "finetune:\n  batch_size: 0\n")),
                Contains("finetune.batch_size"));

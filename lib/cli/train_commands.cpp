@@ -101,6 +101,19 @@ TaskData load_task(const config::Config& config, const std::string& data_root_fl
   return t;
 }
 
+// The conv models' learned positions end at model.max_positions: a longer input or target would fail at the first
+// batch, after the run directory exists. Checked per command, since the other command's section may be longer.
+void check_positions(const config::Config& config, const std::string& config_file, const std::string& section,
+                     int64_t input_length, int64_t target_length) {
+  if (config.model.arch == "transformer") return;  // relative positions have no end
+  for (const auto& [length, name] : {std::pair{input_length, "input_length"}, {target_length, "target_length"}})
+    if (length > config.model.max_positions)
+      throw config::ConfigError({config_file, 0}, section + "." + name,
+                                "must be <= model.max_positions (" + std::to_string(config.model.max_positions) +
+                                    ", the learned positions of " + config.model.arch + "), got " +
+                                    std::to_string(length));
+}
+
 // Training cuts targets to target_length - 1 tokens (then EOS), while classification scores whole label words: a
 // longer label would be learnt cut and scored whole.
 void check_labels_fit(const TaskData& task, int64_t target_length) {
@@ -214,6 +227,7 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
   return [flags, &global]() -> int {
     const config::Config config = load_run_config(flags->config, global);
     if (flags->resume && config.run.name.empty()) throw UsageError("--resume needs run.name");
+    check_positions(config, flags->config, "pretrain", config.pretrain.input_length, config.pretrain.target_length);
     torch::Device device = apply_runtime(config.run);
     const auto parallel = training::join_data_parallel(config.run, device);
     const std::string tokenizer = pretraining_tokenizer(config);
@@ -264,6 +278,7 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     if (!flags->init.empty()) overrides.push_back("finetune.init=" + flags->init);
     const config::Config config = config::load_config(flags->config, overrides);
     if (flags->resume && config.run.name.empty()) throw UsageError("--resume needs run.name");
+    check_positions(config, flags->config, "finetune", config.finetune.input_length, config.finetune.target_length);
     torch::Device device = apply_runtime(config.run);
     const auto parallel = training::join_data_parallel(config.run, device);
     const TaskData task = load_task(config, flags->data_root);

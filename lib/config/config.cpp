@@ -263,15 +263,6 @@ class Validator {
     train(c.finetune, "finetune");
     positive(c.finetune.input_length, "finetune.input_length");
     positive(c.finetune.target_length, "finetune.target_length");
-    // The conv models' learned positions end at max_positions: a longer sequence would fail at the first batch.
-    if (m.arch != "transformer")
-      for (const auto& [length, key] : {std::pair{c.pretrain.input_length, "pretrain.input_length"},
-                                        {c.pretrain.target_length, "pretrain.target_length"},
-                                        {c.finetune.input_length, "finetune.input_length"},
-                                        {c.finetune.target_length, "finetune.target_length"}})
-        require(length <= m.max_positions, key,
-                "must be <= model.max_positions (" + std::to_string(m.max_positions) + ", the learned positions of " +
-                    m.arch + "), got " + std::to_string(length), "model.max_positions");
 
     require(!c.bench.archs.empty(), "bench.archs", "must not be empty");
     require(!c.bench.seq_lengths.empty(), "bench.seq_lengths", "must not be empty");
