@@ -21,6 +21,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/run_dir.h"
+#include "core/text.h"
 #include "data/shards.h"
 #include "experiments/grid.h"
 #include "tokenizer/tokenizer.h"
@@ -149,9 +150,7 @@ class GridRunner {
     if (flags_.dry_run) return kOk;
     write_tables();
     if (!left_to_others_.empty()) {
-      std::string runs;
-      for (const auto& name : left_to_others_) runs += (runs.empty() ? "" : ", ") + name;
-      log::warn(left_to_others_.size(), " cell(s) were left to other reproduce processes: ", runs,
+      log::warn(left_to_others_.size(), " cell(s) were left to other reproduce processes: ", join(left_to_others_),
                 "; if the table lacks them, run this command again once those finish");
     }
     std::ifstream table(layout_.results_dir() / "table2.md");

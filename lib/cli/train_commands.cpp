@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "config/yaml_tree.h"
 #include "core/files.h"
+#include "core/text.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/run_dir.h"
@@ -170,10 +171,8 @@ config::Config eval_config(const config::Config& trained, const GlobalOptions& g
   for (const std::string& assignment : global.config_overrides()) {
     const std::string key = assignment.substr(0, assignment.find('='));
     if (std::find(read.begin(), read.end(), key) == read.end()) {
-      std::string keys;
-      for (const std::string& k : read) keys += (keys.empty() ? "" : ", ") + k;
       throw config::ConfigError({"--set " + assignment, 0}, key,
-                                "eval takes the checkpoint's config and may override only " + keys);
+                                "eval takes the checkpoint's config and may override only " + join(read));
     }
     tree.apply_override(assignment);
   }

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "core/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <charconv>
@@ -87,9 +89,7 @@ class Reader {
     else if constexpr (std::is_same_v<T, std::vector<std::string>>) values = value;
     for (const auto& v : values)
       if (std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
-        std::string allowed;
-        for (const auto& c : spec.choices) allowed += (allowed.empty() ? "" : ", ") + c;
-        fail(key, "'" + v + "' is not one of: " + allowed);
+        fail(key, "'" + v + "' is not one of: " + join(spec.choices));
       }
   }
 

@@ -6,6 +6,7 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "core/text.h"
 
 namespace convpt::data {
 namespace fs = std::filesystem;
@@ -84,9 +85,8 @@ class TableReader final : public RowReader {
       if (!spec_.header) throw DataError(path(), 0, "column '" + column.name + "' is named but the file has no header");
       const auto it = std::find(header.begin(), header.end(), column.name);
       if (it == header.end()) {
-        std::string names;
-        for (const auto& name : header) names += (names.empty() ? "" : ", ") + name;
-        throw DataError(path(), csv_.record_line(), "no column '" + column.name + "' in the header (" + names + ")");
+        throw DataError(path(), csv_.record_line(),
+                        "no column '" + column.name + "' in the header (" + join(header) + ")");
       }
       return static_cast<size_t>(it - header.begin());
     };

@@ -8,6 +8,7 @@
 
 #include "config/yaml_tree.h"
 #include "core/hash.h"
+#include "core/text.h"
 #include "data/loaders.h"
 
 namespace convpt::data {
@@ -45,12 +46,6 @@ constexpr unsigned kDevBucket = 1u << 0;
 constexpr unsigned kTestBucket = 1u << 1;
 
 unsigned bucket_of(std::string_view text) { return static_cast<unsigned>(fnv1a64(text) % kBuckets); }
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 bool contains(const std::vector<std::string>& items, const std::string& item) {
   return std::find(items.begin(), items.end(), item) != items.end();
