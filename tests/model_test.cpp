@@ -1,5 +1,6 @@
 // The seq2seq models: sizes from the paper, T5 details, masking, causality, incremental decoding, training signal.
 #include "testing.h"  // first: see there
+#include "layers/conv_block.h"
 #include "models/model_info.h"
 #include "models/seq2seq.h"
 
@@ -64,6 +65,21 @@ TEST_CASE("base-size parameter counts match the paper", "[model][slow]") {
     for (const auto& row : models::parameters_by_module(*model)) sum += row.count;
     CHECK(sum == count);
   }
+}
+
+TEST_CASE("conv taps start at the released code's scale, not at a uniform filter", "[model]") {
+  // Mesh TF's VarianceScalingInitializer(scale 1/k), fan-in: lightweight tap logits sqrt(1/k), tap predictor
+  // sqrt(1/(k d)); dense layers 1/sqrt(d). (Zero taps barely move under Adafactor's parameter-scaled steps.)
+  torch::manual_seed(0);
+  const int64_t d = 256, k = 7;
+  const auto std_of = [](const torch::Tensor& t) { return t.detach().std().item<double>(); };
+  layers::ConvBlock light(layers::ConvBlockOptions{.d_model = d, .heads = d, .kernel_size = k});
+  CHECK(std_of(light->taps) == Approx(std::sqrt(1.0 / k)).epsilon(0.1));
+  CHECK(std_of(light->glu_value->weight) == Approx(std::sqrt(1.0 / d)).epsilon(0.1));
+  layers::ConvBlock dynamic(
+      layers::ConvBlockOptions{.d_model = d, .heads = d, .kernel_size = k, .kind = layers::ConvKind::dynamic});
+  CHECK(std_of(dynamic->tap_predictor->weight) == Approx(std::sqrt(1.0 / (k * d))).epsilon(0.1));
+  CHECK(std_of(dynamic->pointwise->weight) == Approx(std::sqrt(1.0 / d)).epsilon(0.1));
 }
 
 TEST_CASE("relative position buckets equal T5's _relative_position_bucket", "[model]") {

@@ -12,18 +12,22 @@ ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& options) : options_(options
     throw std::invalid_argument("conv block: need kernel_size >= 1, dilation >= 1 and d_model % heads == 0 (got k=" +
                                 std::to_string(k) + ", dilation=" + std::to_string(options.dilation) +
                                 ", d_model=" + std::to_string(d) + ", heads=" + std::to_string(h) + ")");
-  auto linear = [&](const char* name, int64_t in, int64_t out) {
+  // Scales as the released code (Mesh TF's VarianceScalingInitializer, fan-in): dense layers 1/sqrt(in); the tap
+  // logits, lightweight and predicted, carry its scale 1/k on top. Not zeros: Adafactor scales a step by the
+  // parameter's RMS (floor 1e-3), so zero taps would stay a uniform average filter for thousands of steps.
+  auto linear = [&](const char* name, int64_t in, int64_t out, double scale = 1.0) {
     auto layer = register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(true)));
-    init_normal(layer->weight, std::pow(in, -0.5));
+    init_normal(layer->weight, std::sqrt(scale / double(in)));
     init_zeros(layer->bias);
     return layer;
   };
   glu_value = linear("glu_value", d, d);
   glu_gate = linear("glu_gate", d, d);
   if (options.kind == ConvKind::dynamic) {
-    tap_predictor = linear("tap_predictor", d, h * k);
+    tap_predictor = linear("tap_predictor", d, h * k, 1.0 / double(k));
   } else {
-    taps = register_parameter("taps", torch::zeros({h, k}));  // zeros: uniform taps after the softmax
+    taps = register_parameter("taps", torch::empty({h, k}));
+    init_normal(taps, std::sqrt(1.0 / double(k)));
   }
   conv_bias = register_parameter("conv_bias", torch::zeros({d}));
   pointwise = linear("pointwise", d, d);

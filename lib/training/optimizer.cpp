@@ -1,5 +1,6 @@
 #include "training/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace convpt::training {
@@ -67,7 +68,7 @@ void Adafactor::step(double lr) {
     const torch::Tensor g = p.grad().to(torch::kFloat32);
     const torch::Tensor g2 = g.square() + options_.epsilon1;
     torch::Tensor update;
-    if (p.dim() >= 2) {
+    if (p.dim() >= 2 && std::min(p.size(-1), p.size(-2)) >= options_.min_dim_size_to_factor) {
       // Factored: running means of g^2 over rows and columns; their outer product (normalised) estimates g^2.
       std::vector<int64_t> row_shape(p.sizes().begin(), p.sizes().end() - 1);
       std::vector<int64_t> column_shape(p.sizes().begin(), p.sizes().end());

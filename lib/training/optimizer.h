@@ -58,11 +58,13 @@ struct AdafactorOptions {
   double epsilon1 = 1e-30;          // added to squared gradients
   double epsilon2 = 1e-3;           // lower bound of the parameter scale
   bool multiply_by_parameter_scale = true;
+  int64_t min_dim_size_to_factor = 128;  // smaller matrices (conv taps, relative-position biases) keep full statistics
 };
 
 // Adafactor as T5 trains with it (Shazeer & Stern 2018; Mesh TensorFlow's AdafactorOptimizer defaults): factored
-// second moments for matrices (row and column averages over the last two dimensions), no momentum, update clipping,
-// and step sizes relative to the parameter's RMS.
+// second moments for matrices whose last two dimensions are both at least min_dim_size_to_factor (row and column
+// averages over those two; Mesh TF picks the two largest dimensions, the same for the model's 2-D weights), full
+// ones otherwise, no momentum, update clipping, and step sizes relative to the parameter's RMS.
 class Adafactor : public Optimizer {
  public:
   Adafactor(NamedParameters parameters, AdafactorOptions options)
