@@ -6,9 +6,7 @@
 // each test exits with code 77, which CTest reports as skipped.
 #include "testing.h"  // first: see there
 
-#include <cstdio>
-#include <cstdlib>
-
+#include "cuda_testing.h"
 #include "depthwise_conv_testing.h"
 #include "ops/depthwise_conv.h"
 
@@ -20,14 +18,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// Ends the test process with CTest's skip code (SKIP_RETURN_CODE in tests/CMakeLists.txt) when there is no GPU.
-void require_cuda() {
-  if (torch::cuda::is_available()) return;
-  std::puts("no CUDA device: skipped");
-  std::fflush(stdout);
-  std::exit(77);
-}
-
+using convpt::test::require_cuda;
 const torch::Device gpu(torch::kCUDA);
 
 using convpt::test::Conv;

@@ -11,80 +11,15 @@
 #include "training/distributed.h"
 #include "training/precision.h"
 #include "training/trainer.h"
+#include "training_testing.h"
 
 using namespace convpt;
 using namespace convpt::training;
+using test::CopySource;
+using test::losses;
+using test::tiny_run;
+using test::train;
 
-namespace {
-
-// Deterministic synthetic data: batch i depends only on (seed, i); targets copy the first inputs reversed.
-class CopySource : public BatchSource {
- public:
-  explicit CopySource(uint64_t seed) : seed_(seed) {}
-  TensorBatch next() override {
-    torch::Generator generator = at::detail::createCPUGenerator(seed_ * 1000003 + position_++);
-    const torch::Tensor inputs = torch::randint(2, 40, {4, 8}, generator, torch::kLong);
-    const torch::Tensor targets =
-        torch::cat({inputs.narrow(1, 0, 3).flip(1), torch::full({4, 1}, models::kEosId, torch::kLong)}, 1);
-    return {inputs, targets};
-  }
-  std::string state() const override { return std::to_string(position_); }
-  void restore(const std::string& state) override { position_ = std::stoll(state); }
-
- private:
-  uint64_t seed_;
-  int64_t position_ = 0;
-};
-
-config::Config tiny_run(const std::filesystem::path& output_dir, const std::string& name, int64_t steps) {
-  config::Config c;
-  c.run.output_dir = output_dir.string();
-  c.run.name = name;
-  c.model.arch = "lightconv";
-  c.model.vocab_size = 40;
-  c.data.sentinels = 10;
-  c.data.vocab_pieces = 30;
-  c.model.d_model = 16;
-  c.model.d_ff = 32;
-  c.model.num_heads = 2;
-  c.model.d_kv = 8;
-  c.model.encoder_layers = c.model.decoder_layers = 1;
-  c.model.dropout = 0.1;  // exercises the RNG state in checkpoints
-  c.model.max_positions = 16;
-  c.model.kernel_sizes = {3};
-  c.pretrain.steps = steps;
-  c.pretrain.optimizer = "adafactor";
-  c.pretrain.schedule = "rsqrt";
-  c.pretrain.learning_rate = 0.1;
-  c.pretrain.warmup_steps = 2;
-  c.pretrain.log_every = 1;
-  c.pretrain.eval_every = 1000;
-  c.pretrain.checkpoint_every = 2;
-  c.pretrain.keep_checkpoints = 3;
-  return c;
-}
-
-std::vector<std::string> losses(const std::filesystem::path& metrics) {
-  std::ifstream in(metrics);
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) {
-    const auto start = line.find("\"loss\": ");
-    if (start != std::string::npos) out.push_back(line.substr(start, line.find(',', start) - start));
-  }
-  return out;
-}
-
-TrainOutcome train(const config::Config& c, uint64_t init_seed, const std::function<void(Trainer&)>& before = {}) {
-  torch::manual_seed(init_seed);
-  models::Seq2SeqModel model(c.model);
-  CopySource data(7);
-  const RunDir run = RunDir::create(c, "pretrain", /*allow_existing=*/true);
-  Trainer trainer(c, run, model, data, {c.pretrain, {}, ""});
-  if (before) before(trainer);
-  return trainer.run();
-}
-
-}  // namespace
 
 TEST_CASE("safetensors round-trips every dtype and rejects damaged files", "[training]") {
   test::TempDir dir;
@@ -213,7 +148,7 @@ TEST_CASE("a checkpoint of another model is refused with what differs", "[traini
   other.model.vocab_size = 48;
   torch::manual_seed(1);
   models::Seq2SeqModel model(other.model);
-  CopySource data(7);
+  CopySource data(7, torch::kCPU);
   Trainer trainer(other, RunDir::create(other, "pretrain"), model, data, {other.pretrain, {}, ""});
   try {
     trainer.resume(dir.path() / "small");
@@ -232,7 +167,7 @@ TEST_CASE("checkpoints record the tokenizer of their ids, and another tokenizer 
   CheckpointContents c;
   c.step = 3;
   c.model = {{"w", torch::ones({2})}};
-  c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  c.rng["cpu"] = at::detail::getDefaultCPUGenerator().get_state();
   c.config = tiny_run(dir.path(), "run", 3);
   c.tokenizer_fingerprint = "fnv1a64:0123456789abcdef+100";
   save_checkpoint(dir.path() / "checkpoints", c, 1);
@@ -253,7 +188,7 @@ TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint", 
   c.pretrain.eval_every = 5;
   torch::manual_seed(1);
   models::Seq2SeqModel model(c.model);
-  CopySource data(7);
+  CopySource data(7, torch::kCPU);
   // The evaluation hook after step 5 poisons the weights, as a diverging run would; checkpoints are every 2 steps.
   TrainerOptions options{c.pretrain, [&] {
                            torch::NoGradGuard no_grad;
@@ -279,7 +214,7 @@ TEST_CASE("a resumed fine-tune keeps the best evaluation from before the interru
     c.pretrain.eval_every = 2;
     torch::manual_seed(1);
     models::Seq2SeqModel model(c.model);
-    CopySource data(7);
+    CopySource data(7, torch::kCPU);
     Trainer* trainer_ptr = nullptr;
     TrainerOptions options{c.pretrain, [&] { return Evaluation{{"dev_accuracy", dev_score.at(trainer_ptr->step())}}; },
                            "dev_accuracy"};

@@ -68,7 +68,7 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const CheckpointConten
   save_safetensors(partial / "model.safetensors", c.model, {{"format", "pt"}, {"arch", c.config.model.arch}});
   StateDict trainer;
   for (const auto& [key, tensor] : c.optimizer) trainer["optimizer/" + key] = tensor;
-  trainer["rng/cpu"] = c.rng_state;
+  for (const auto& [name, state] : c.rng) trainer["rng/" + name] = state;
   save_safetensors(partial / "trainer.safetensors", trainer);
   write_file_atomically(partial / "config.yaml", config::to_yaml(c.config));
   std::ostringstream meta;
@@ -144,7 +144,7 @@ CheckpointContents load_checkpoint(const fs::path& path) {
   c.model = load_safetensors(dir / "model.safetensors");
   for (const auto& [key, tensor] : load_safetensors(dir / "trainer.safetensors")) {
     if (key.rfind("optimizer/", 0) == 0) c.optimizer[key.substr(10)] = tensor;
-    if (key == "rng/cpu") c.rng_state = tensor;
+    if (key.rfind("rng/", 0) == 0) c.rng[key.substr(4)] = tensor;
   }
   return c;
 }

@@ -4,7 +4,8 @@
 //   <run>/checkpoints/step-00001000/
 //     model.safetensors    the model's parameters by name (the names of `convpt info`), in the safetensors
 //                          format: Python reads it with `safetensors.torch.load_file`, no pickled code involved
-//     trainer.safetensors  optimiser slots ("optimizer/<parameter>/<slot>", "optimizer/step"), RNG ("rng/cpu")
+//     trainer.safetensors  optimiser slots ("optimizer/<parameter>/<slot>", "optimizer/step"), the generators' states
+//                          ("rng/cpu", and "rng/cuda" from a run on a GPU)
 //     meta.json            step, data position, the best evaluation so far, the tokenizer's fingerprint, and
 //                          what produced it (convpt version, architecture)
 //     config.yaml          the run's resolved config (the model section decides whether a checkpoint fits a model)
@@ -29,7 +30,7 @@ struct CheckpointContents {
   std::string data_state;  // the batch source's position, opaque here
   StateDict model;         // parameter name -> tensor
   StateDict optimizer;
-  torch::Tensor rng_state;  // LibTorch's default CPU generator
+  StateDict rng;            // generator states: "cpu" (LibTorch's default), "cuda" (the run's device's, on a GPU)
   config::Config config;
   // The run's evaluation so far: fine-tuning's best (the dev scores of <run>/best and "best_step"), pre-training's
   // latest (it selects nothing); empty when none.

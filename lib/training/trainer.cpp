@@ -107,6 +107,27 @@ Trainer::Trainer(const config::Config& config, const std::optional<RunDir>& run,
   parallel_->reduce_gradients(model_->parameters());
 }
 
+StateDict Trainer::generator_states() const {
+  StateDict states{{"cpu", at::detail::getDefaultCPUGenerator().get_state()}};
+  const torch::Device device = model_->parameters().front().device();
+  if (device.is_cuda()) states["cuda"] = at::globalContext().defaultGenerator(device).get_state();
+  return states;
+}
+
+void Trainer::restore_generators(const StateDict& states, const std::filesystem::path& checkpoint) {
+  const torch::Device device = model_->parameters().front().device();
+  for (const auto& [name, state] : states) {
+    at::Generator generator;  // a handle: setting its state sets the default generator's
+    if (name == "cpu") generator = at::detail::getDefaultCPUGenerator();
+    if (name == "cuda" && device.is_cuda()) generator = at::globalContext().defaultGenerator(device);
+    if (generator.defined()) generator.set_state(state);
+  }
+  if (device.is_cuda() != bool(states.count("cuda")))
+    log::warn("checkpoint ", checkpoint.string(), " was written by a run on ",
+              device.is_cuda() ? "the CPU (or an older convpt)" : "a GPU",
+              ": dropout now draws from another generator, so this run will not repeat an uninterrupted one exactly");
+}
+
 void Trainer::resume(const std::filesystem::path& checkpoint) {
   const CheckpointContents c = load_checkpoint(checkpoint);
   if (const std::string diff = model_differences(c.config.model, config_.model); !diff.empty())
@@ -114,9 +135,7 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
   check_same_tokenizer(c, checkpoint.string(), options_.tokenizer_fingerprint, "this run's data");
   load_named_state(*model_, c.model);
   optimizer_->load_state(c.optimizer);
-  torch::NoGradGuard no_grad;
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  generator.set_state(c.rng_state);
+  restore_generators(c.rng, checkpoint);
   data_.restore(c.data_state);
   step_ = c.step;
   best_ = c.best_evaluation;
@@ -130,7 +149,7 @@ void Trainer::save() {
     c.data_state = data_.state();
     c.model = named_state(*model_);
     c.optimizer = optimizer_->state();
-    c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+    c.rng = generator_states();
     c.config = config_;
     c.best_evaluation = best_;
     c.tokenizer_fingerprint = options_.tokenizer_fingerprint;
@@ -190,8 +209,7 @@ TrainOutcome Trainer::train() {
       best_["best_step"] = double(step_);
       outcome.best = best_;
       if (!run_) return;
-      CheckpointContents best{step_, data_.state(), named_state(*model_), {},
-                              at::detail::getDefaultCPUGenerator().get_state(), config_, best_,
+      CheckpointContents best{step_, data_.state(), named_state(*model_), {}, generator_states(), config_, best_,
                               options_.tokenizer_fingerprint};
       save_checkpoint(run_->file("best"), best, 1);
     }

@@ -72,6 +72,9 @@ class Trainer {
  private:
   TrainOutcome train();
   void save();
+  // The generators the run draws from: the CPU's (data order, dropout on the CPU) and its GPU's (dropout there).
+  StateDict generator_states() const;
+  void restore_generators(const StateDict& states, const std::filesystem::path& checkpoint);
   std::string last_checkpoint() const;  // for messages
   config::Config config_;
   std::optional<RunDir> run_;
