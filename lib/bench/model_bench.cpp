@@ -323,10 +323,11 @@ void run_cell(const config::Config& config, const std::string& arch, int64_t len
     const torch::Tensor targets = torch::randint(2, vocab, {bench.batch_size, std::min(length, bench.target_length)}, ids);
 
     // Every phase at pre-training's precision, like the training step's optimizer below.
-    const training::Autocast autocast(config.pretrain.precision, device);
+    const std::string& precision = config.pretrain.precision;
     model->eval();
     {
       torch::NoGradGuard no_grad;
+      const training::Autocast autocast(precision, device);
       phase = "encoder";
       report.timing(phase, timed([&] { model->encode(inputs); }));
       phase = "decode";
@@ -340,9 +341,15 @@ void run_cell(const config::Config& config, const std::string& arch, int64_t len
     training::NamedParameters parameters;
     for (const auto& item : model->named_parameters()) parameters.emplace_back(item.key(), item.value());
     const auto optimizer = training::make_optimizer(config.pretrain, parameters);  // pre-training's optimizer
+    // As the trainer: autocast around the forward only. One scope around the steps would also keep its cast
+    // weights cached across optimizer steps, training on stale bf16 copies without paying for the casts.
     report.timing(phase, timed([&] {
       optimizer->zero_grad();
-      model->loss(inputs, targets, config.pretrain.z_loss).loss.backward();
+      const torch::Tensor loss = [&] {
+        const training::Autocast autocast(precision, device);
+        return model->loss(inputs, targets, config.pretrain.z_loss).loss;
+      }();
+      loss.backward();
       optimizer->step(config.pretrain.learning_rate);
     }));
     report.memory("peak_memory_mib", memory.mib());

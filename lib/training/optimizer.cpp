@@ -85,14 +85,14 @@ void Adafactor::step(double lr) {
       v.mul_(decay).add_(g2, 1 - decay);
       update = g * v.rsqrt();
     }
-    // Clip the update to RMS <= threshold, then scale the step by the parameter's own RMS.
-    const double update_rms = update.square().mean().sqrt().item<double>();
-    update = update / std::max(1.0, update_rms / options_.clipping_threshold);
+    // Clip the update to RMS <= threshold, then scale the step by the parameter's own RMS; in tensors on the
+    // parameter's device, so a step on a GPU needs no host round trip per parameter.
+    update.div_(torch::clamp_min(update.square().mean().sqrt() / options_.clipping_threshold, 1.0));
     torch::Tensor p32 = p.to(torch::kFloat32);
-    double step_size = lr;
     if (options_.multiply_by_parameter_scale)
-      step_size *= std::max(options_.epsilon2, p32.square().mean().sqrt().item<double>());
-    p32.sub_(update, step_size);
+      p32.sub_(update.mul_(torch::clamp_min(p32.square().mean().sqrt(), options_.epsilon2) * lr));
+    else
+      p32.sub_(update, lr);
     p.copy_(p32);
   }
 }
