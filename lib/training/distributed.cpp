@@ -191,7 +191,15 @@ std::shared_ptr<DataParallel> join_data_parallel(const config::RunConfig& run, t
   if (env.world_size == 1) return std::make_shared<DataParallel>();
   log::set_label("[rank " + std::to_string(env.rank) + "]");
   if (env.rank != 0) log::init(log::Level::warn);
-  if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+  if (device.is_cuda()) {
+    // One GPU per local rank (as torchrun): more ranks than GPUs would fail later as an "invalid device ordinal".
+    const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+    if (env.local_rank >= gpus)
+      throw std::runtime_error("LOCAL_RANK " + std::to_string(env.local_rank) + " needs GPU " +
+                               std::to_string(env.local_rank) + ", but this machine has " + std::to_string(gpus) +
+                               ": start at most " + std::to_string(gpus) + " processes per machine with --device cuda");
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+  }
   if (run.threads == 0 && env.local_world_size > 1)
     torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / env.local_world_size)));
   auto parallel =
