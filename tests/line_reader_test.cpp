@@ -1,11 +1,15 @@
-// The line reader under every loader: plain and gzip files, LF and CRLF, long lines, missing files.
+// The line reader under every loader: plain and gzip files, LF and CRLF, long lines, missing files, cut or corrupt
+// gzip streams.
 #include <catch2/catch.hpp>
 
 #include <zlib.h>
 
+#include <fstream>
+
 #include "data/line_reader.h"
 #include "temp_dir.h"
 
+using Catch::Matchers::Contains;
 using convpt::data::DataError;
 using convpt::data::LineReader;
 
@@ -15,6 +19,17 @@ std::vector<std::string> read_all(const std::filesystem::path& path) {
   std::vector<std::string> lines;
   for (std::string line; reader.next(line);) lines.push_back(line);
   return lines;
+}
+
+void write_gz(const std::filesystem::path& path, const std::string& text) {
+  gzFile out = gzopen(path.c_str(), "wb");
+  gzwrite(out, text.data(), static_cast<unsigned>(text.size()));
+  gzclose(out);
+}
+
+std::string bytes_of(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 }  // namespace
 
@@ -27,10 +42,7 @@ TEST_CASE("gzip files read the same and long lines survive the buffer", "[line_r
   convpt::test::TempDir dir;
   const std::string long_line(200000, 'x');
   const auto path = dir.path() / "a.txt.gz";
-  gzFile out = gzopen(path.c_str(), "wb");
-  const std::string text = "first\n" + long_line + "\nlast\n";
-  gzwrite(out, text.data(), static_cast<unsigned>(text.size()));
-  gzclose(out);
+  write_gz(path, "first\n" + long_line + "\nlast\n");
   LineReader reader(path);
   std::string line;
   REQUIRE(reader.next(line));
@@ -51,4 +63,23 @@ TEST_CASE("missing files and data errors name the file and line", "[line_reader]
   reader.next(line);
   reader.next(line);
   CHECK_THROWS_WITH(reader.fail("bad row"), Catch::Contains("b.txt:2: bad row"));
+}
+
+TEST_CASE("a gzip stream cut short or without its trailer is an error, not the end of the file", "[line_reader]") {
+  convpt::test::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += std::to_string(i) + "\tsome text, compressed\n";
+  write_gz(dir.path() / "whole.gz", text);
+  CHECK(read_all(dir.path() / "whole.gz").size() == 20000);
+  const std::string bytes = bytes_of(dir.path() / "whole.gz");
+  // Cut in the middle (as `head -c`), before the 8-byte trailer (CRC and length), and inside it.
+  for (const size_t cut : {bytes.size() / 2, bytes.size() - 8, bytes.size() - 3}) {
+    const auto file = dir.write("cut.gz", bytes.substr(0, cut));
+    CHECK_THROWS_WITH(read_all(file), Contains("cut.gz:") && Contains(": truncated gzip stream"));
+  }
+  std::string corrupt = bytes;
+  corrupt[corrupt.size() - 8] ^= 1;  // the CRC
+  const auto file = dir.write("crc.gz", corrupt);
+  CHECK_THROWS_WITH(read_all(file), Contains(file.string() + ":") && Contains(": incorrect data check") &&
+                                        !Contains(": " + file.string()));  // the file is named once
 }

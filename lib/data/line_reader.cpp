@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <cstring>
+
 namespace convpt::data {
 
 namespace {
@@ -28,22 +30,40 @@ LineReader::~LineReader() {
 
 bool LineReader::next(std::string& line) {
   line.clear();
-  char buffer[1 << 16];
-  const auto file = static_cast<gzFile>(file_);
-  while (gzgets(file, buffer, sizeof buffer)) {
-    line += buffer;
-    if (!line.empty() && line.back() == '\n') break;  // otherwise the line was longer than the buffer
+  bool ended = false;  // by a '\n'
+  while (!ended && (begin_ < end_ || fill())) {
+    const char* begin = buffer_.data() + begin_;
+    const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', end_ - begin_));
+    ended = newline != nullptr;
+    const char* end = ended ? newline : buffer_.data() + end_;
+    line.append(begin, end);
+    begin_ = static_cast<size_t>(end - buffer_.data()) + (ended ? 1 : 0);
   }
-  if (line.empty()) {
-    int status = Z_OK;
-    const char* message = gzerror(file, &status);
-    if (status != Z_OK && status != Z_BUF_ERROR) throw DataError(path_, line_number_ + 1, message);
-    return false;
-  }
+  if (!ended && line.empty()) return false;
   ++line_number_;
-  if (line.back() == '\n') line.pop_back();
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return true;
+}
+
+bool LineReader::fill() {
+  const auto file = static_cast<gzFile>(file_);
+  const int bytes = gzread(file, buffer_.data(), static_cast<unsigned>(buffer_.size()));
+  if (bytes > 0) {
+    begin_ = 0;
+    end_ = static_cast<size_t>(bytes);
+    return true;
+  }
+  int status = Z_OK;
+  std::string message = gzerror(file, &status);
+  // zlib reports a stream that stops before its end (cut short, or without the 8-byte trailer) as Z_BUF_ERROR and,
+  // so that a file still being written can be read, otherwise like the end of the data.
+  if (status == Z_BUF_ERROR) throw DataError(path_, line_number_ + 1, "truncated gzip stream (the file ends early)");
+  if (status != Z_OK) {
+    const std::string named = path_.string() + ": ";  // zlib names the file, as DataError does already
+    if (message.starts_with(named)) message.erase(0, named.size());
+    throw DataError(path_, line_number_ + 1, message);
+  }
+  return false;
 }
 
 }  // namespace convpt::data

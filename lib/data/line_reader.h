@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace convpt::data {
 
@@ -21,7 +22,8 @@ class LineReader {
   LineReader& operator=(const LineReader&) = delete;
 
   // Reads the next line without its "\n" or "\r\n"; false at the end of the file. Bytes are returned as they are
-  // (no UTF-8 validation here: loaders decide how to treat invalid bytes).
+  // (no UTF-8 validation here: loaders decide how to treat invalid bytes). Throws DataError for a corrupt or
+  // truncated gzip stream, so that a cut file is never read as a complete one.
   bool next(std::string& line);
   int64_t line_number() const { return line_number_; }  // of the line last returned
   const std::filesystem::path& path() const { return path_; }
@@ -31,6 +33,9 @@ class LineReader {
   std::filesystem::path path_;
   void* file_ = nullptr;  // gzFile
   int64_t line_number_ = 0;
+  std::vector<char> buffer_ = std::vector<char>(1 << 16);  // decompressed bytes; [begin_, end_) not yet returned
+  size_t begin_ = 0, end_ = 0;
+  bool fill();  // refills buffer_; false at the end of the file
 };
 
 }  // namespace convpt::data
