@@ -83,3 +83,11 @@ TEST_CASE("a gzip stream cut short or without its trailer is an error, not the e
   CHECK_THROWS_WITH(read_all(file), Contains(file.string() + ":") && Contains(": incorrect data check") &&
                                         !Contains(": " + file.string()));  // the file is named once
 }
+
+TEST_CASE("a NUL byte is an error naming file and line, in plain and gzip files", "[line_reader]") {
+  convpt::test::TempDir dir;
+  const std::string text("good\t1\nbad\0\t0\nnext\t1\n", 22);  // once read as "bad" + "next\t1": two rows as one
+  CHECK_THROWS_WITH(read_all(dir.write("nul.tsv", text)), Contains("nul.tsv:2: NUL byte"));
+  write_gz(dir.path() / "nul.tsv.gz", text);
+  CHECK_THROWS_WITH(read_all(dir.path() / "nul.tsv.gz"), Contains("nul.tsv.gz:2: NUL byte"));
+}

@@ -41,6 +41,8 @@ bool LineReader::next(std::string& line) {
   }
   if (!ended && line.empty()) return false;
   ++line_number_;
+  // Text data holds no NUL: one means a binary or UTF-16 file, or damage, never a row to keep or to cut there.
+  if (line.find('\0') != std::string::npos) fail("NUL byte in the line (not a text file, or a damaged one?)");
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return true;
 }
