@@ -197,6 +197,33 @@ expect 1 "nosuch" -- "${tok[@]}" --set "data.tasks=[$tmp/task/mini.yaml,nosuch]"
   { echo "FAIL: an encode refused for an unknown task dropped the shards' record"; failures=$((failures + 1)); }
 expect 0 "shards2/tasks/mini/train: left from an earlier encoding" -- "${ft[@]}" --set "data.shards=$tmp/shards2" \
   --set run.name=ft5 finetune --config "$smoke" --task "$tmp/task/mini.yaml" --data-root "$tmp/data"
+# Task shards serve only the data they were encoded from (encoded_with.json keeps a fingerprint per split): another task
+# of the same name, the task file repointed, or a data file edited in place are tokenised anew, with a warning; two
+# tasks of one name in one encoding are refused.
+evalmini=("$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini.yaml" --split test --data-root "$tmp/data")
+output=$("${evalmini[@]}" 2>&1)
+grep -q "tokenizing" <<<"$output" && { echo "FAIL: eval did not use the task's shards: $output"; failures=$((failures + 1)); }
+mkdir -p "$tmp/task2"
+printf 'sentence\tlabel\nlo ver pi\t0\nto ka el\t1\n' >"$tmp/task2/other.tsv"
+sed 's/test: test.tsv/test: other.tsv/' "$tmp/task/mini.yaml" >"$tmp/task2/mini.yaml"
+cp "$tmp/task/train.tsv" "$tmp/task2/train.tsv"
+expect 0 "tasks/mini/test: encoded from other data \(fnv1a64:.*another definition of task 'mini', or its files" -- \
+  "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task2/mini.yaml" --split test --data-root "$tmp/data"
+cp "$tmp/task/mini.yaml" "$tmp/mini.yaml.orig"
+sed -i 's/test: test.tsv/test: ..\/task2\/other.tsv/' "$tmp/task/mini.yaml"
+expect 0 "tasks/mini/test: encoded from other data \(fnv1a64:" -- "${evalmini[@]}"
+cp "$tmp/mini.yaml.orig" "$tmp/task/mini.yaml"
+cp -p "$tmp/task/test.tsv" "$tmp/test.tsv.orig"
+printf 'ka men ri\t1\n' >>"$tmp/task/test.tsv"
+expect 0 "tasks/mini/test: encoded from other data \(fnv1a64:" -- "${evalmini[@]}"
+expect 0 "^mini test: 4 examples" -- "${evalmini[@]}"
+cp -p "$tmp/test.tsv.orig" "$tmp/task/test.tsv"
+output=$("${evalmini[@]}" 2>&1)
+grep -q "tokenizing" <<<"$output" && { echo "FAIL: restored data did not match its shards: $output"; failures=$((failures + 1)); }
+expect 1 "data.tasks: '.*/task/mini.yaml' and '.*/task2/mini.yaml' are both task 'mini', whose shards go to" -- \
+  "${tok[@]}" --set "data.tasks=[$tmp/task/mini.yaml,$tmp/task2/mini.yaml]" tokenize encode --config "$smoke" \
+  --data-root "$tmp/data" --out "$tmp/dup"
+[ ! -e "$tmp/dup" ] || { echo "FAIL: a refused encode wrote $tmp/dup"; failures=$((failures + 1)); }
 expect 0 "" -- "${tok[@]}" --set data.vocab_pieces=180 tokenize train --config "$smoke" --data-root "$tmp/data"
 expect 1 "shards was encoded with tokenizer .*tok.model \(fnv1a64:.*re-run .convpt tokenize encode." -- \
   "${run[@]}" --set run.name=pt3 --set pretrain.steps=2 pretrain --config "$smoke"

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -571,6 +572,49 @@ TEST_CASE("user task: bad task files name file, line and key", "[tasks][yaml]") 
   // A label outside label_words is a bad row of the data, not of the task file.
   const auto file = dir.write("task.yaml", good + "label_words: {\"0\": no}\n");
   CHECK_THROWS_WITH(read_all(find_task(file.string(), dir.path()), "train"), Contains("t.tsv:2: bad label '1'"));
+}
+
+TEST_CASE("task fingerprints: the definition and the files' path, size and time, not the task's name", "[tasks]") {
+  TempDir dir;
+  const auto fingerprint = [&](const std::string& yaml, const std::string& split) {
+    return find_task(dir.write("t/task.yaml", yaml).string(), dir.path()).fingerprint(split);
+  };
+  dir.write("t/a.tsv", "text\tlabel\nx\t1\ny\t0\n");
+  dir.write("t/b.tsv", "text\tlabel\nz\t1\nw\t0\n");
+  const std::string task = "name: sst2\nformat: tsv\ntext_column: text\nlabel_column: label\n";
+  const std::string a = fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train");
+  CHECK(a.starts_with("fnv1a64:"));
+  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train") == a);
+  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "dev") != a);  // other buckets of the file
+  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "test") != a);  // all of it
+  CHECK(fingerprint(task + "splits: {train: b.tsv, test: a.tsv}\n", "train") != a);  // repointed
+  CHECK(fingerprint(task + "label_words: {\"0\": no, \"1\": yes}\nsplits: {train: a.tsv}\n", "train") != a);
+  CHECK(fingerprint("name: other\n" + task.substr(task.find('\n') + 1) + "splits: {train: a.tsv}\n", "train") == a);
+
+  // The file edited in place: its time alone, then its size.
+  const fs::path file = dir.path() / "t/a.tsv";
+  fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(1));
+  const std::string touched = fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train");
+  CHECK(touched != a);
+  std::ofstream(file, std::ios::app) << "v\t1\n";
+  fs::last_write_time(file, fs::last_write_time(file) - std::chrono::seconds(1));
+  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train") != touched);
+
+  // A user task named like a built-in has other data than the built-in, unless it reads the same file the same way.
+  dir.write("sst2/dev.tsv", "sentence\tlabel\nx\t1\n");
+  dir.write("t/mine.tsv", "sentence\tlabel\nx\t1\n");
+  const std::string sst2 = "name: sst2\nformat: tsv\ntext_column: sentence\nlabel_column: label\n"
+                           "label_words: {\"0\": negative, \"1\": positive}\n";
+  CHECK(fingerprint(sst2 + "splits: {dev: mine.tsv}\n", "dev") != find_task("sst2", dir.path()).fingerprint("dev"));
+  CHECK(fingerprint(sst2 + "splits: {dev: ../sst2/dev.tsv}\n", "dev") ==
+        find_task("sst2", dir.path()).fingerprint("dev"));
+  CHECK_THROWS_WITH(find_task("sst2", dir.path()).fingerprint("test"), Contains("test_labeled.tsv: no such file"));
+
+  // An aclImdb directory: a review added changes it.
+  fs::copy(kFixtures / "imdb", dir.path() / "imdb", fs::copy_options::recursive);
+  const std::string imdb = find_task("imdb", dir.path()).fingerprint("test");
+  dir.write("imdb/aclImdb/test/pos/9_9.txt", "Fine.");
+  CHECK(find_task("imdb", dir.path()).fingerprint("test") != imdb);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

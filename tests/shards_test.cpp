@@ -142,3 +142,21 @@ TEST_CASE("truncated and corrupt shards are rejected with the file named", "[sha
   restore();
   CHECK_NOTHROW(ShardReader(prefix));
 }
+
+TEST_CASE("the encoding record keeps each task split's fingerprint; older records have none", "[shards]") {
+  TempDir dir;
+  const ShardsProvenance written{"tok.model", "fnv1a64:0123456789abcdef+100", "/data", {"pretrain/train",
+                                 "tasks/trec/test"}, {{"tasks/trec/test", "fnv1a64:fedcba9876543210"}}};
+  write_shards_provenance(dir.path(), written);
+  const auto read = read_shards_provenance(dir.path());
+  REQUIRE(read);
+  CHECK(read->splits == written.splits);
+  CHECK(read->fingerprints == written.fingerprints);
+
+  write_bytes(shards_provenance_file(dir.path()),
+              R"({"tokenizer": "t", "tokenizer_fingerprint": "f", "data_root": "/d", "splits": ["tasks/a/b"]})");
+  const auto older = read_shards_provenance(dir.path());
+  REQUIRE(older);
+  CHECK(older->covers("tasks/a/b"));
+  CHECK(older->fingerprints.empty());
+}

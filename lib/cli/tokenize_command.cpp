@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <future>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -180,14 +181,26 @@ int encode(const Flags& flags, const GlobalOptions& global) {
   const auto valid_files = corpus_files(config.data.valid_corpus, root);
   // Every task split is opened before anything is written, so that an unknown task or a missing file leaves the
   // shards as they were. A configured task list must be complete; by default, absent tasks and splits are skipped.
-  std::vector<std::pair<std::string, std::unique_ptr<data::ExampleReader>>> task_splits;  // "task/split", reader
+  struct TaskSplit {
+    std::string name;         // "task/split"
+    std::string fingerprint;  // data::Task::fingerprint
+    std::unique_ptr<data::ExampleReader> reader;
+  };
+  std::vector<TaskSplit> task_splits;
+  std::map<std::string, std::string> defined_by;  // task name -> the data.tasks entry that defined it
   std::vector<std::string> caveats;
   const bool listed = !config.data.tasks.empty();
   for (const auto& name : listed ? config.data.tasks : data::builtin_task_names()) {
     const data::Task task = data::find_task(name, root);
+    // The name is the shards' directory: two tasks of one name would write, and be served, each other's examples.
+    if (const auto [first, added] = defined_by.emplace(task.name, name); !added)
+      throw std::invalid_argument("data.tasks: '" + first->second + "' and '" + name + "' are both task '" +
+                                  task.name + "', whose shards go to " + (out / "tasks" / task.name).string() +
+                                  "; give one of them another name (the task file's name: key)");
     for (const auto& split : task.splits) {
       try {
-        task_splits.emplace_back(task.name + "/" + split, task.open(split));
+        auto reader = task.open(split);
+        task_splits.push_back({task.name + "/" + split, task.fingerprint(split), std::move(reader)});
       } catch (const data::DataError& e) {
         if (listed) throw;
         log::info("skipping ", task.name, "/", split, ": ", e.what());
@@ -196,7 +209,7 @@ int encode(const Flags& flags, const GlobalOptions& global) {
     if (!task.caveat.empty()) caveats.push_back(task.name + ": " + task.caveat);
   }
   fs::remove(data::shards_provenance_file(out));  // until the new encoding is complete, none is trusted
-  data::ShardsProvenance encoded{config.data.tokenizer, tokenizer.fingerprint(), fs::canonical(root).string(), {}};
+  data::ShardsProvenance encoded{config.data.tokenizer, tokenizer.fingerprint(), fs::canonical(root).string(), {}, {}};
 
   std::vector<SplitStats> stats;
   const auto report = [&](SplitStats split) {
@@ -211,9 +224,10 @@ int encode(const Flags& flags, const GlobalOptions& global) {
     encoded.splits.push_back(std::string("pretrain/") + split);
   }
 
-  for (const auto& [name, reader] : task_splits) {
+  for (const auto& [name, fingerprint, reader] : task_splits) {
     report(encode_split(name, *reader, tokenizer, out / "tasks" / name, true, threads));
     encoded.splits.push_back("tasks/" + name);
+    encoded.fingerprints["tasks/" + name] = fingerprint;
   }
   for (const auto& caveat : caveats) log::warn(caveat);
 

@@ -55,15 +55,14 @@ models::Seq2SeqModel build_model(const config::Config& config, const std::string
 }
 
 // Everything a classification task needs: examples per split (from `tokenize encode` shards made with this tokenizer
-// from this data root, else tokenised now) and the label words as token ids.
+// from this data root and this task's data, else tokenised now) and the label words as token ids.
 struct TaskData {
   data::Task task;
   std::vector<std::vector<int32_t>> label_ids;
   std::vector<data::Seq2SeqExample> examples(const std::string& split) const {
     const fs::path prefix = shards / "tasks" / task.name / split;
     if (fs::exists(prefix.string() + ".inputs.idx")) {
-      const std::string stale =
-          why_not_encoded_here(data::read_shards_provenance(shards), "tasks/" + task.name + "/" + split);
+      const std::string stale = why_not_encoded_here(data::read_shards_provenance(shards), split);
       if (stale.empty()) return data::read_examples(prefix);
       log::warn(prefix.string(), ": ", stale, "; tokenizing ", task.name, "/", split, " from the data instead (",
                 "re-run `convpt tokenize encode` to refresh the shards)");
@@ -78,11 +77,19 @@ struct TaskData {
  private:
   std::string why_not_encoded_here(const std::optional<data::ShardsProvenance>& encoded,
                                    const std::string& split) const {
+    const std::string shard = "tasks/" + task.name + "/" + split;
     if (!encoded) return "no " + data::shards_provenance_file(shards).filename().string() + " says what encoded it";
-    if (!encoded->covers(split)) return "left from an earlier encoding (the last one did not write it)";
+    if (!encoded->covers(shard)) return "left from an earlier encoding (the last one did not write it)";
     if (encoded->tokenizer_fingerprint != tokenizer->fingerprint())
       return "encoded with another tokenizer (" + encoded->tokenizer + ", " + encoded->tokenizer_fingerprint + ")";
     if (encoded->data_root != data_root.string()) return "encoded from another data root (" + encoded->data_root + ")";
+    // The same name may stand for another task (another file, or a user task named like a built-in), or the task's
+    // definition or files may have changed since.
+    const auto recorded = encoded->fingerprints.find(shard);
+    if (recorded == encoded->fingerprints.end()) return "encoded without a fingerprint of its data (an older convpt)";
+    if (const std::string now = task.fingerprint(split); recorded->second != now)
+      return "encoded from other data (" + recorded->second + ", now " + now + ": another definition of task '" +
+             task.name + "', or its files changed since)";
     return "";
   }
 };

@@ -284,6 +284,28 @@ std::unique_ptr<RowReader> make_reader(const fs::path& path, const TextSpec&) {
   return std::make_unique<TextReader>(path);
 }
 
+std::string describe(const Column& column) {
+  return column.name.empty() ? std::to_string(column.index) : json::quote(column.name);
+}
+std::string describe(const TableSpec& spec) {
+  std::string text = "table delimiter=" + std::to_string(int(spec.csv.delimiter)) +
+                     " quoting=" + std::to_string(spec.csv.quoting) + " header=" + std::to_string(spec.header) +
+                     " fields=" + std::to_string(spec.fields) + " text=";
+  for (const auto& column : spec.text) text += describe(column) + ",";
+  return text + " label=" + describe(spec.label) + " backslash_breaks=" + std::to_string(spec.backslash_breaks);
+}
+std::string describe(const JsonlSpec& spec) {
+  return "jsonl text=" + json::quote(spec.text) + " label=" + json::quote(spec.label);
+}
+std::string describe(const TrecSpec& spec) { return "trec fine=" + std::to_string(spec.fine); }
+std::string describe(const AclImdbSpec& spec) {
+  std::string text = "aclImdb";
+  for (const auto& [directory, label] : spec.classes)
+    text.append(" ").append(json::quote(directory) + "=" + json::quote(label));
+  return text;
+}
+std::string describe(const TextSpec&) { return "text"; }
+
 // Length of the valid UTF-8 sequence starting at text[i], or 0 if none does.
 size_t utf8_sequence_length(std::string_view text, size_t i) {
   const auto byte = [&](size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
@@ -314,6 +336,10 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
 
 std::unique_ptr<RowReader> open_rows(const fs::path& path, const Format& format) {
   return std::visit([&](const auto& spec) { return make_reader(path, spec); }, format);
+}
+
+std::string describe(const Format& format) {
+  return std::visit([](const auto& spec) { return describe(spec); }, format);
 }
 
 void repair_utf8(std::string& text) {

@@ -72,6 +72,10 @@ struct TextSpec {};
 
 using Format = std::variant<TableSpec, JsonlSpec, TrecSpec, AclImdbSpec, TextSpec>;
 
+// Every setting of a format as text, for fingerprints of a task's data (Task::fingerprint): formats that read a file
+// differently describe differently. A new setting in a spec must be added here.
+std::string describe(const Format& format);
+
 // Throws DataError if `path` is missing (or, for a table with a header, if a named column is not in it).
 std::unique_ptr<RowReader> open_rows(const std::filesystem::path& path, const Format& format);
 

@@ -192,12 +192,14 @@ bool ShardsProvenance::covers(const std::string& split) const {
 }
 
 void write_shards_provenance(const fs::path& shards_dir, const ShardsProvenance& p) {
-  std::string splits;
+  std::string splits, fingerprints;
   for (const auto& split : p.splits) splits += (splits.empty() ? "" : ", ") + json::quote(split);
+  for (const auto& [split, fingerprint] : p.fingerprints)
+    fingerprints += (fingerprints.empty() ? "" : ", ") + json::quote(split) + ": " + json::quote(fingerprint);
   write_file_atomically(shards_provenance_file(shards_dir),
                         "{\"tokenizer\": " + json::quote(p.tokenizer) + ", \"tokenizer_fingerprint\": " +
                             json::quote(p.tokenizer_fingerprint) + ", \"data_root\": " + json::quote(p.data_root) +
-                            ", \"splits\": [" + splits + "]}\n");
+                            ", \"splits\": [" + splits + "], \"fingerprints\": {" + fingerprints + "}}\n");
 }
 
 std::optional<ShardsProvenance> read_shards_provenance(const fs::path& shards_dir) {
@@ -206,8 +208,10 @@ std::optional<ShardsProvenance> read_shards_provenance(const fs::path& shards_di
   try {
     const json::Value value = json::parse_file(file);
     ShardsProvenance p{value.at("tokenizer").as_string(), value.at("tokenizer_fingerprint").as_string(),
-                       value.at("data_root").as_string(), {}};
+                       value.at("data_root").as_string(), {}, {}};
     for (const json::Value& split : value.at("splits").items()) p.splits.push_back(split.as_string());
+    if (const json::Value* fingerprints = value.find("fingerprints"))
+      for (const auto& [split, fingerprint] : fingerprints->members()) p.fingerprints[split] = fingerprint.as_string();
     return p;
   } catch (const std::invalid_argument& e) {
     throw ShardError(file.string() + ": " + e.what());

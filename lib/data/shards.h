@@ -16,6 +16,7 @@
 // to the complete .bin it describes.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -91,6 +92,9 @@ struct ShardsProvenance {
   std::string data_root;              // canonical
   std::vector<std::string> splits;    // the shard prefixes this encoding wrote, under the directory: "pretrain/train",
                                       // "tasks/trec/test", ...
+  // Task split ("tasks/trec/test") -> data::Task::fingerprint of what was encoded. Absent in records written before
+  // convpt kept them, whose task shards are then not trusted.
+  std::map<std::string, std::string> fingerprints;
   bool covers(const std::string& split) const;
 };
 

@@ -8,6 +8,7 @@
 
 #include "config/yaml_tree.h"
 #include "core/hash.h"
+#include "core/json.h"
 #include "core/text.h"
 #include "data/loaders.h"
 
@@ -126,15 +127,39 @@ class TaskReader final : public ExampleReader {
   int64_t skipped_ = 0;
 };
 
-std::unique_ptr<RowReader> open_source(const Task::Source& source, const fs::path& root) {
+// The layout of `source` that is read: the first that exists.
+const Layout& layout_to_read(const Task::Source& source, const fs::path& root) {
   for (const auto& layout : source.layouts)
-    if (fs::exists(root / layout.path)) return open_rows(root / layout.path, layout.format);
+    if (fs::exists(root / layout.path)) return layout;
   std::vector<std::string> others;
   for (size_t i = 1; i < source.layouts.size(); ++i) others.push_back((root / source.layouts[i].path).string());
   std::string what = "no such file";
   if (!others.empty()) what += " (nor " + join(others) + ")";
   if (!source.if_missing.empty()) what += "; " + source.if_missing;
   throw DataError(root / source.layouts.front().path, 0, what);
+}
+
+std::unique_ptr<RowReader> open_source(const Task::Source& source, const fs::path& root) {
+  const Layout& layout = layout_to_read(source, root);
+  return open_rows(root / layout.path, layout.format);
+}
+
+// Path, size and modification time of a file, or of every file under a directory, one per line (sorted: directory
+// order varies).
+std::string file_identity(const fs::path& path) {
+  const auto identity = [](const fs::path& file) {
+    return json::quote(file.string()) + " " + std::to_string(fs::file_size(file)) + " " +
+           std::to_string(fs::last_write_time(file).time_since_epoch().count()) + "\n";
+  };
+  const fs::path resolved = fs::canonical(path);  // the same file, however the data root was spelt
+  if (!fs::is_directory(resolved)) return identity(resolved);
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(resolved))
+    if (entry.is_regular_file()) files.push_back(identity(entry.path()));
+  std::sort(files.begin(), files.end());
+  std::string text;
+  for (const auto& file : files) text += file;
+  return text;
 }
 
 Task::Source file_source(const fs::path& path, Format format, LabelRule labels) {
@@ -425,13 +450,32 @@ class TaskFile {
   config::YamlTree tree_;
 };
 
+const std::shared_ptr<const Task::Source>& source_of(const Task& task, const std::string& split) {
+  const auto it = std::find(task.splits.begin(), task.splits.end(), split);
+  if (it == task.splits.end())
+    throw DataError(task.name, 0, "unknown split '" + split + "' (splits: " + join(task.splits) + ")");
+  return task.sources.at(static_cast<size_t>(it - task.splits.begin()));
+}
+
 }  // namespace
 
 std::unique_ptr<ExampleReader> Task::open(const std::string& split, const ReadOptions& options) const {
-  const auto it = std::find(splits.begin(), splits.end(), split);
-  if (it == splits.end()) throw DataError(name, 0, "unknown split '" + split + "' (splits: " + join(splits) + ")");
-  const auto& source = sources.at(static_cast<size_t>(it - splits.begin()));
+  const auto& source = source_of(*this, split);
   return std::make_unique<TaskReader>(open_source(*source, data_root), source, label_words, options);
+}
+
+std::string Task::fingerprint(const std::string& split) const {
+  const Source& source = *source_of(*this, split);
+  const Layout& layout = layout_to_read(source, data_root);
+  std::string text = "label words:";
+  for (const auto& word : label_words) text += " " + json::quote(word);
+  text += "\nlabels:";
+  for (const auto& [raw, word] : source.labels.words) text += " " + json::quote(raw) + "=" + json::quote(word);
+  text += "\ndropped:";
+  for (const auto& raw : source.labels.dropped) text += " " + json::quote(raw);
+  if (source.labels.threshold) text += "\nthreshold: " + json::number(*source.labels.threshold);
+  text += "\nbuckets: " + std::to_string(source.buckets) + "\nformat: " + describe(layout.format) + "\n";
+  return fnv1a64_fingerprint(text + file_identity(data_root / layout.path));
 }
 
 std::vector<std::string> builtin_task_names() {

@@ -58,6 +58,13 @@ struct Task {
   // Opens one split. Throws DataError for an unknown split or a missing/empty file.
   std::unique_ptr<ExampleReader> open(const std::string& split, const ReadOptions& options = {}) const;
 
+  // The identity of one split's examples, "fnv1a64:<16 hex digits>": the label words, how raw labels map to them,
+  // the carving, the format, and the path, size and modification time of the file read (of every file, for an
+  // aclImdb directory). Shards record it, so that shards of another definition under the same task name, or of a
+  // file since repointed or edited, are not taken for this one's. Not a checksum: that would read all the data.
+  // Throws DataError like open() for an unknown split or missing files.
+  std::string fingerprint(const std::string& split) const;
+
   // Implementation detail of the registry: how to read each split.
   struct Source;
   std::vector<std::shared_ptr<const Source>> sources;  // one per entry of `splits`

@@ -3,7 +3,6 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
-#include <cstdio>
 #include <stdexcept>
 
 #include "core/files.h"
@@ -86,9 +85,7 @@ Tokenizer::Tokenizer(const std::filesystem::path& model_file, int32_t sentinels)
     throw std::runtime_error(model_file.string() + ": special ids are not T5's (pad 0, eos 1, unk 2, no bos)");
   if (sentinels < 0) throw std::invalid_argument("the number of sentinels must be >= 0");
   pieces_ = processor_->GetPieceSize();
-  char hash[17];
-  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a64(*bytes)));
-  fingerprint_ = "fnv1a64:" + std::string(hash) + "+" + std::to_string(sentinels);
+  fingerprint_ = fnv1a64_fingerprint(*bytes) + "+" + std::to_string(sentinels);
 }
 
 Tokenizer::~Tokenizer() = default;
