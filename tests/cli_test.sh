@@ -191,6 +191,16 @@ expect 0 "encoded from another data root .*tokenizing mini/test from the data in
   "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini.yaml" --split test --data-root "$tmp/data2"
 cp -r "$tmp/shards" "$tmp/shards2"  # encoded again without the task: its old shards stay, unlisted
 expect 0 "" -- "${tok[@]}" --set data.tasks=[] tokenize encode --config "$smoke" --data-root "$tmp/data" --out "$tmp/shards2"
+# Without data.tasks, encode takes the built-in tasks' splits whose files are present: absent ones are skipped, but
+# present and broken ones are errors.
+cp -r "$tmp/data" "$tmp/data3"
+mkdir -p "$tmp/data3/trec"
+printf 'NUM:date When ?\nLOC:city Where ?\n' >"$tmp/data3/trec/TREC_10.label"
+expect 0 "trec/test +2 " -- "${tok[@]}" --set data.tasks=[] tokenize encode --config "$smoke" --data-root "$tmp/data3" \
+  --out "$tmp/shards3"
+: >"$tmp/data3/trec/TREC_10.label"
+expect 1 "data3/trec/TREC_10.label: empty file" -- "${tok[@]}" --set data.tasks=[] tokenize encode --config "$smoke" \
+  --data-root "$tmp/data3" --out "$tmp/shards3"
 expect 1 "nosuch" -- "${tok[@]}" --set "data.tasks=[$tmp/task/mini.yaml,nosuch]" tokenize encode --config "$smoke" \
   --data-root "$tmp/data" --out "$tmp/shards2"
 [ -s "$tmp/shards2/encoded_with.json" ] ||

@@ -180,7 +180,8 @@ int encode(const Flags& flags, const GlobalOptions& global) {
   const auto train_files = corpus_files(config.data.train_corpus, root);
   const auto valid_files = corpus_files(config.data.valid_corpus, root);
   // Every task split is opened before anything is written, so that an unknown task or a missing file leaves the
-  // shards as they were. A configured task list must be complete; by default, absent tasks and splits are skipped.
+  // shards as they were. A configured task list must be complete; by default, absent tasks and splits are skipped
+  // (but not files that are present and broken).
   struct TaskSplit {
     std::string name;         // "task/split"
     std::string fingerprint;  // data::Task::fingerprint
@@ -201,7 +202,7 @@ int encode(const Flags& flags, const GlobalOptions& global) {
       try {
         auto reader = task.open(split);
         task_splits.push_back({task.name + "/" + split, task.fingerprint(split), std::move(reader)});
-      } catch (const data::DataError& e) {
+      } catch (const data::MissingData& e) {
         if (listed) throw;
         log::info("skipping ", task.name, "/", split, ": ", e.what());
       }

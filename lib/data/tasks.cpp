@@ -136,7 +136,7 @@ const Layout& layout_to_read(const Task::Source& source, const fs::path& root) {
   std::string what = "no such file";
   if (!others.empty()) what += " (nor " + join(others) + ")";
   if (!source.if_missing.empty()) what += "; " + source.if_missing;
-  throw DataError(root / source.layouts.front().path, 0, what);
+  throw MissingData(root / source.layouts.front().path, 0, what);
 }
 
 std::unique_ptr<RowReader> open_source(const Task::Source& source, const fs::path& root) {

@@ -48,6 +48,11 @@ struct ReadOptions {
   bool skip_malformed = false;
 };
 
+// A split whose files are absent (none of its layouts exists), as opposed to present but unreadable or malformed.
+struct MissingData : DataError {
+  using DataError::DataError;
+};
+
 struct Task {
   std::string name;
   std::vector<std::string> label_words;  // class index -> label word
@@ -55,7 +60,8 @@ struct Task {
   std::vector<std::string> splits;       // e.g. {"train", "dev", "test"}
   std::string caveat;  // non-empty when a split is only a sample or not the official data (see MANIFEST.md)
 
-  // Opens one split. Throws DataError for an unknown split or a missing/empty file.
+  // Opens one split. Throws MissingData when none of its files exists, DataError for an unknown split or an empty or
+  // unreadable file.
   std::unique_ptr<ExampleReader> open(const std::string& split, const ReadOptions& options = {}) const;
 
   // The identity of one split's examples, "fnv1a64:<16 hex digits>": the label words, how raw labels map to them,
