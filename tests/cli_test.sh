@@ -150,6 +150,12 @@ expect 1 "finetune.target_length is 2, but mini_dev's longest label word, '(nega
   "${ft[@]}" --set run.name=ft7 --set finetune.target_length=2 finetune --config "$smoke" \
   --task "$tmp/task/mini_dev.yaml" --data-root "$tmp/data"
 [ ! -e "$tmp/runs/ft7" ] || { echo "FAIL: a refused finetune left a run directory"; failures=$((failures + 1)); }
+# A bad training row refuses the run before its directory exists (a leftover directory would block the rerun).
+printf 'sentence\tlabel\nkari to men\t1\nsa lo ver\t7\n' >"$tmp/task/bad_train.tsv"
+sed 's/train: train.tsv/train: bad_train.tsv/' "$tmp/task/mini_dev.yaml" >"$tmp/task/bad_train.yaml"
+expect 1 "task/bad_train.tsv:3: bad label '7'" -- "${ft[@]}" --set run.name=ft10 finetune --config "$smoke" \
+  --task "$tmp/task/bad_train.yaml" --data-root "$tmp/data"
+[ ! -e "$tmp/runs/ft10" ] || { echo "FAIL: a finetune refused for bad training data left a run directory"; failures=$((failures + 1)); }
 # eval takes the checkpoint's config; --set may change only what evaluation reads, and is refused elsewhere.
 evalft=("$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data")
 expect 0 '^\{"examples": 3, "accuracy": ' -- "${evalft[@]}" --json --set finetune.batch_size=1 --threads 1

@@ -290,6 +290,9 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     const TaskData task = load_task(config, flags->data_root);
     const config::FinetuneConfig& f = config.finetune;
     check_labels_fit(task, f.target_length);
+    // All splits are read before the run directory exists: bad data refuses the run rather than leaving a directory
+    // that blocks the next one.
+    auto train = task.examples("train");
     const auto dev = task.examples("dev"), test = task.examples("test");
     data::FinetuneOptions options{parallel->share(f.batch_size, "finetune.batch_size"), f.input_length,
                                   f.target_length, order_of(config, *parallel)};
@@ -298,7 +301,7 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     models::Seq2SeqModel model = build_model(config, parallel->is_main() ? f.init : "", tokenizer, device);
     const std::optional<RunDir> run = open_run(config, "finetune", flags->resume, *parallel);
     training::StreamSource<data::FinetuneBatches> source(
-        std::make_unique<data::FinetuneBatches>(task.examples("train"), options), device);
+        std::make_unique<data::FinetuneBatches>(std::move(train), options), device);
     auto evaluate = [&](const std::vector<data::Seq2SeqExample>& split, const std::string& prefix) {
       return metrics_of(
           training::classify(*model, split, task.label_ids, f.batch_size, f.input_length, device, f.precision,
