@@ -78,7 +78,8 @@ mkdir -p "$tmp/task"
 bash "$src/tests/toy_corpus.sh" "$tmp/data/pretrain"
 printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
   'splits: {train: train.tsv, test: test.tsv}' >"$tmp/task/mini.yaml"
-printf 'sentence\tlabel\nkari to men\t1\nsa lo ver\t0\npi dun el\t1\n' | tee "$tmp/task/test.tsv" >"$tmp/task/train.tsv"
+printf 'sentence\tlabel\nkari to men\t1\nsa lo ver\t0\npi dun el\t1\n' >"$tmp/task/test.tsv"
+printf 'ka men ri\t0\n' | cat "$tmp/task/test.tsv" - >"$tmp/task/train.tsv"  # its one text that is carved into dev
 tok=("$convpt" --set data.train_corpus=[pretrain/train.txt] --set data.valid_corpus=[pretrain/valid.txt]
      --set data.vocab_pieces=200 --set "data.tasks=[$tmp/task/mini.yaml]" --set "data.tokenizer=$tmp/tok.model")
 smoke="$src/experiments/smoke/lightconv.yaml"
@@ -156,6 +157,11 @@ sed 's/train: train.tsv/train: bad_train.tsv/' "$tmp/task/mini_dev.yaml" >"$tmp/
 expect 1 "task/bad_train.tsv:3: bad label '7'" -- "${ft[@]}" --set run.name=ft10 finetune --config "$smoke" \
   --task "$tmp/task/bad_train.yaml" --data-root "$tmp/data"
 [ ! -e "$tmp/runs/ft10" ] || { echo "FAIL: a finetune refused for bad training data left a run directory"; failures=$((failures + 1)); }
+# A split without examples is an error, not a score of 0: here dev, carved from a train file with no text for it.
+sed 's/train: train.tsv/train: test.tsv/' "$tmp/task/mini.yaml" >"$tmp/task/no_dev.yaml"
+expect 1 "task/test.tsv: no_dev/dev has no examples \(3 rows belong to other splits" -- "${ft[@]}" --set run.name=ft11 \
+  finetune --config "$smoke" --task "$tmp/task/no_dev.yaml" --data-root "$tmp/data"
+[ ! -e "$tmp/runs/ft11" ] || { echo "FAIL: a finetune refused for an empty dev left a run directory"; failures=$((failures + 1)); }
 # eval takes the checkpoint's config; --set may change only what evaluation reads, and is refused elsewhere.
 evalft=("$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data")
 expect 0 '^\{"examples": 3, "accuracy": ' -- "${evalft[@]}" --json --set finetune.batch_size=1 --threads 1

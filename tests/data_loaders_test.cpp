@@ -358,6 +358,7 @@ TEST_CASE("imdb: the aclImdb directory layout, in class then numeric id order", 
   for (const auto* split : {"train", "dev"})
     for (const auto& e : read_all(task, split)) train[e.text] = e.label;
   CHECK(train == std::map<std::string, std::string>{{"Bad. Really bad.", "negative"},
+                                                    {"Awful film.", "negative"},
                                                     {"Worst film.", "negative"},
                                                     {"Great<br /><br />fun.", "positive"},
                                                     {"Good.", "positive"}});
@@ -372,6 +373,10 @@ TEST_CASE("imdb: the aclImdb directory layout, in class then numeric id order", 
   const Task broken = find_task("imdb", dir.path());
   CHECK_THROWS_WITH(read_all(broken, "test"), Contains("notes.md: expected a file named {id}_{rating}.txt"));
   CHECK(count(broken, "test", {.skip_malformed = true}).skipped == 1);
+
+  fs::remove_all(dir.path() / "imdb/aclImdb/test/pos");  // a class directory with nothing in it
+  fs::create_directory(dir.path() / "imdb/aclImdb/test/pos");
+  CHECK_THROWS_WITH(broken.open("test"), Contains("aclImdb/test/pos: empty directory"));
 }
 
 TEST_CASE("civil_comments: toxicity >= 0.5 is toxic, on a fixture", "[tasks][fixture]") {
@@ -451,9 +456,12 @@ TEST_CASE("bad rows: the error names file and line, skip_malformed counts them a
   CHECK_FALSE(reader->next(e));  // the unterminated quote swallows the rest of the file: one more bad row
   CHECK(reader->skipped() == 2);
 
-  dir.write("wiki_toxic/jigsaw2018_train.head267.csv", "\"id\",\"comment_text\",\"toxic\"\n\"1\",\"x\",\"1\",\"0\"\n");
+  dir.write("wiki_toxic/jigsaw2018_train.head267.csv",
+            "\"id\",\"comment_text\",\"toxic\"\n\"1\",\"x\",\"1\",\"0\"\n\"2\",\"y\",\"0\"\n");
   const auto head = find_task("wiki_toxic", dir.path()).open("head267");  // a bad first row is reported by next()
   CHECK_THROWS_WITH(head->next(e), Contains("head267.csv:2: expected 3 fields, found 4"));
+  REQUIRE(head->next(e));
+  CHECK(e.text == "y");
   CHECK_FALSE(head->next(e));
 }
 
@@ -481,6 +489,30 @@ TEST_CASE("empty and missing files are clear errors", "[tasks][fixture]") {
   dir.write("empty.txt", "\n\n");
   CHECK_THROWS_WITH(open_text_corpus(dir.path() / "empty.txt"), Contains("empty.txt: empty file"));
   CHECK_THROWS_WITH(open_text_corpus(dir.path() / "none.jsonl"), Contains("none.jsonl: no such file"));
+}
+
+TEST_CASE("a split left without examples is an error naming task and split", "[tasks][fixture]") {
+  TempDir dir;
+  // No text of the file hashes into dev's bucket ("x": 1, "a": 6), or every one does ("y": 0).
+  dir.write("t/train.tsv", "text\tlabel\nx\t1\na\t0\n");
+  dir.write("t/only_dev.tsv", "text\tlabel\ny\t1\n");
+  const auto yaml = dir.write("t/carved.yaml", "format: tsv\ntext_column: text\nlabel_column: label\n"
+                                                "label_words: {\"0\": no, \"1\": yes}\nsplits: {train: train.tsv}\n");
+  const Task carved = find_task(yaml.string(), dir.path());
+  CHECK(count(carved, "train").total == 2);
+  CHECK_THROWS_WITH(read_all(carved, "dev"),
+                    Contains("t/train.tsv: carved/dev has no examples (2 rows belong to other splits"));
+  dir.write("t/carved.yaml", "format: tsv\ntext_column: text\nlabel_column: label\n"
+                             "label_words: {\"0\": no, \"1\": yes}\nsplits: {train: only_dev.tsv}\n");
+  CHECK_THROWS_WITH(read_all(find_task(yaml.string(), dir.path()), "train"), Contains("carved/train has no examples"));
+
+  // Only neutral tweets: all dropped on purpose. Only malformed rows, skipped.
+  dir.write("sentiment140/testdata.manual.2009.06.14.csv", "\"2\",\"1\",\"d\",\"q\",\"u\",\"meh\"\n");
+  CHECK_THROWS_WITH(read_all(find_task("sentiment140", dir.path()), "test"),
+                    Contains("sentiment140/test has no examples (1 rows belong to other splits or have a label left out)"));
+  dir.write("sst2/dev.tsv", "sentence\tlabel\nx\t7\n");
+  CHECK_THROWS_WITH(read_all(find_task("sst2", dir.path()), "dev", {.skip_malformed = true}),
+                    Contains("sst2/dev has no examples (1 malformed)"));
 }
 
 TEST_CASE("text corpora: documents split at blank lines, JSONL errors name the line", "[corpus][fixture]") {
@@ -523,7 +555,7 @@ TEST_CASE("user task: TSV with header and label words, dev carved from train", "
   for (const auto* split : {"train", "dev"})
     for (const auto& e : read_all(task, split)) train.insert(e.label + ":" + e.text);
   CHECK(train == std::multiset<std::string>{"good:the film is \"great\"", "bad:boring , slow", "good:a delight",
-                                            "bad:not for me"});
+                                            "bad:not for me", "bad:a mess"});
   CHECK(count(task, "test").labels == std::map<std::string, int64_t>{{"bad", 1}, {"good", 1}});
 }
 

@@ -172,12 +172,14 @@ class AclImdbReader final : public RowReader {
     for (size_t c = 0; c < spec_.classes.size(); ++c) {
       const fs::path dir = root / spec_.classes[c].first;
       if (!fs::is_directory(dir)) throw DataError(dir, 0, "no such directory");
+      const size_t before = files_.size();
       for (const auto& entry : fs::directory_iterator(dir)) {
         if (!entry.is_regular_file()) continue;
         // {id}_{rating}.txt; other names sort last in their class and are reported as malformed when reached.
         const std::optional<int64_t> id = file_id(entry.path());
         files_.push_back({c, !id, id.value_or(0), entry.path()});
       }
+      if (files_.size() == before) throw DataError(dir, 0, "empty directory: no reviews of this class");
     }
     std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) {
       return std::tie(a.class_index, a.misnamed, a.id, a.path) < std::tie(b.class_index, b.misnamed, b.id, b.path);

@@ -60,9 +60,11 @@ bool is_integer(const std::string& s) {
 
 class TaskReader final : public ExampleReader {
  public:
-  TaskReader(std::unique_ptr<RowReader> rows, std::shared_ptr<const Task::Source> source,
+  // `name` names the examples in messages ("trec/dev").
+  TaskReader(std::string name, std::unique_ptr<RowReader> rows, std::shared_ptr<const Task::Source> source,
              std::vector<std::string> label_words, const ReadOptions& options)
-      : rows_(std::move(rows)), source_(std::move(source)), label_words_(std::move(label_words)), options_(options) {
+      : name_(std::move(name)), rows_(std::move(rows)), source_(std::move(source)),
+        label_words_(std::move(label_words)), options_(options) {
     // Read one row ahead so that an empty file fails at open(); a bad first row is reported by next() like any other.
     try {
       buffered_ = rows_->next(row_);
@@ -76,18 +78,33 @@ class TaskReader final : public ExampleReader {
     for (;;) {
       try {
         if (first_error_) std::rethrow_exception(std::exchange(first_error_, nullptr));
-        if (!std::exchange(buffered_, false) && !rows_->next(row_)) return false;
-        if (to_example(example)) return true;
+        if (!std::exchange(buffered_, false) && !rows_->next(row_)) {
+          if (examples_ == 0) fail_empty();
+          return false;
+        }
+        if (to_example(example)) {
+          ++examples_;
+          return true;
+        }
+        ++left_out_;
       } catch (const MalformedRow&) {
+        ++malformed_;
         if (!options_.skip_malformed) throw;
-        ++skipped_;
       }
     }
   }
 
-  int64_t skipped() const override { return skipped_; }
+  int64_t skipped() const override { return options_.skip_malformed ? malformed_ : 0; }
 
  private:
+  // The file has rows but none is an example of this split: training or scoring on nothing must not pass for a result.
+  [[noreturn]] void fail_empty() const {
+    std::vector<std::string> rows;
+    if (left_out_) rows.push_back(std::to_string(left_out_) + " rows belong to other splits or have a label left out");
+    if (malformed_) rows.push_back(std::to_string(malformed_) + " malformed");
+    throw DataError(rows_->path(), 0, name_ + " has no examples (" + join(rows) + ")");
+  }
+
   // False for a row left out on purpose (a dropped label, or a text hashed into another split).
   bool to_example(Example& example) {
     const LabelRule& rule = source_->labels;
@@ -117,6 +134,7 @@ class TaskReader final : public ExampleReader {
     throw MalformedRow(rows_->path(), row_.line, "bad label '" + shown + "' (expected " + join(known) + ")");
   }
 
+  std::string name_;
   std::unique_ptr<RowReader> rows_;
   std::shared_ptr<const Task::Source> source_;
   std::vector<std::string> label_words_;
@@ -124,7 +142,9 @@ class TaskReader final : public ExampleReader {
   Row row_;
   bool buffered_ = false;
   std::exception_ptr first_error_;
-  int64_t skipped_ = 0;
+  int64_t malformed_ = 0;
+  int64_t examples_ = 0;  // returned
+  int64_t left_out_ = 0;  // rows of other splits or with a dropped label
 };
 
 // The layout of `source` that is read: the first that exists.
@@ -461,7 +481,8 @@ const std::shared_ptr<const Task::Source>& source_of(const Task& task, const std
 
 std::unique_ptr<ExampleReader> Task::open(const std::string& split, const ReadOptions& options) const {
   const auto& source = source_of(*this, split);
-  return std::make_unique<TaskReader>(open_source(*source, data_root), source, label_words, options);
+  return std::make_unique<TaskReader>(name + "/" + split, open_source(*source, data_root), source, label_words,
+                                      options);
 }
 
 std::string Task::fingerprint(const std::string& split) const {
@@ -498,7 +519,8 @@ std::unique_ptr<ExampleReader> open_text_corpus(const fs::path& file, const Read
   const bool jsonl = name.ends_with(".jsonl") || name.ends_with(".jsonl.gz");
   const auto source = std::make_shared<const Task::Source>(
       file_source(file, jsonl ? Format(JsonlSpec{}) : Format(TextSpec{}), {.words = {{"", ""}}}));
-  return std::make_unique<TaskReader>(open_source(*source, {}), source, std::vector<std::string>{}, options);
+  return std::make_unique<TaskReader>("the corpus", open_source(*source, {}), source, std::vector<std::string>{},
+                                      options);
 }
 
 fs::path resolve_data_root(const std::string& flag_value, const std::string& config_value) {

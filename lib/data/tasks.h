@@ -14,6 +14,8 @@
 //   train/dev/test from its one labelled file the same way: bucket 0 dev, bucket 1 test, the rest train.
 // - Rows left out on purpose are not malformed: Sentiment140's neutral tweets (polarity 2, test only) are dropped
 //   from the binary task, giving the paper's 359 test tweets.
+// - A split without a single example is an error (at its end: e.g. a dev carved from a train file too small to have a
+//   text in bucket 0), as is an empty class directory of aclImdb.
 // Per task: sst2 test = test_labeled.tsv (labels not from GLUE, see caveat); trec/trec_fine label words are readable
 // ("entity", fine: "entity animal" = coarse word + fine code); imdb has a fourth split "unsup" (label empty) and
 // reads imdb/aclImdb/{train,test}/ directories instead of the TSVs where they exist; ag_news text = title + " " +
@@ -39,7 +41,8 @@ class ExampleReader {
  public:
   virtual ~ExampleReader() = default;
   // Next example, or false at the end. A malformed row throws DataError naming file and line, unless the reader
-  // was opened with skip_malformed, in which case the row is counted in skipped() and reading goes on.
+  // was opened with skip_malformed, in which case the row is counted in skipped() and reading goes on. The end of
+  // a split that gave no example throws DataError instead.
   virtual bool next(Example& example) = 0;
   virtual int64_t skipped() const = 0;
 };
