@@ -157,6 +157,11 @@ sed 's/train: train.tsv/train: bad_train.tsv/' "$tmp/task/mini_dev.yaml" >"$tmp/
 expect 1 "task/bad_train.tsv:3: bad label '7'" -- "${ft[@]}" --set run.name=ft10 finetune --config "$smoke" \
   --task "$tmp/task/bad_train.yaml" --data-root "$tmp/data"
 [ ! -e "$tmp/runs/ft10" ] || { echo "FAIL: a finetune refused for bad training data left a run directory"; failures=$((failures + 1)); }
+# Label words that tokenise alike (here: letters the vocabulary never saw) would merge their classes.
+sed 's/label_words: .*/label_words: {"0": zzz, "1": xxx}/' "$tmp/task/mini_dev.yaml" >"$tmp/task/same_ids.yaml"
+expect 1 "same_ids: label words 'zzz' and 'xxx' are the same token ids with .*tok.model" -- "${ft[@]}" \
+  --set run.name=ft12 finetune --config "$smoke" --task "$tmp/task/same_ids.yaml" --data-root "$tmp/data"
+[ ! -e "$tmp/runs/ft12" ] || { echo "FAIL: a refused finetune left a run directory"; failures=$((failures + 1)); }
 # A split without examples is an error, not a score of 0: here dev, carved from a train file with no text for it.
 sed 's/train: train.tsv/train: test.tsv/' "$tmp/task/mini.yaml" >"$tmp/task/no_dev.yaml"
 expect 1 "task/test.tsv: no_dev/dev has no examples \(3 rows belong to other splits" -- "${ft[@]}" --set run.name=ft11 \

@@ -104,7 +104,15 @@ TaskData load_task(const config::Config& config, const std::string& data_root_fl
   if (t.tokenizer->vocab_size() > config.model.vocab_size)
     throw std::invalid_argument("the tokenizer has " + std::to_string(t.tokenizer->vocab_size()) +
                                 " ids but model.vocab_size is " + std::to_string(config.model.vocab_size));
-  for (const auto& word : t.task.label_words) t.label_ids.push_back(t.tokenizer->encode(word));
+  for (const auto& word : t.task.label_words) {
+    t.label_ids.push_back(t.tokenizer->encode(word));
+    // Examples find their class by their target's ids: two words with the same ids would make one class of two.
+    for (size_t i = 0; i + 1 < t.label_ids.size(); ++i)
+      if (t.label_ids[i] == t.label_ids.back())
+        throw std::invalid_argument(t.task.name + ": label words '" + t.task.label_words[i] + "' and '" + word +
+                                    "' are the same token ids with " + config.data.tokenizer +
+                                    " (unknown pieces?): their classes cannot be told apart; choose other label words");
+  }
   if (!t.task.caveat.empty()) log::warn(t.task.name, ": ", t.task.caveat);
   return t;
 }
