@@ -394,6 +394,11 @@ TEST_CASE("civil_comments: toxicity >= 0.5 is toxic, on a fixture", "[tasks][fix
   dir.write("civil_comments/train.csv", "comment_text,toxicity\nok,0.1\nbad,high\n");
   CHECK_THROWS_WITH(read_all(find_task("civil_comments", dir.path()), "train"),
                     Contains("train.csv:3: bad score 'high'"));
+  for (const std::string score : {"nan", "inf", "-inf", "1.5", "-0.1", "1e400"}) {
+    dir.write("civil_comments/train.csv", "comment_text,toxicity\nok,1\nbad," + score + "\n");
+    CHECK_THROWS_WITH(read_all(find_task("civil_comments", dir.path()), "train"),
+                      Contains("train.csv:3: bad score '" + score + "' (expected a number in [0, 1])"));
+  }
   dir.write("civil_comments/dev.csv", "text,score\nok,0.1\n");
   CHECK_THROWS_WITH(find_task("civil_comments", dir.path()).open("dev"),
                     Contains("dev.csv:1: no column 'comment_text' in the header (text, score)"));

@@ -122,8 +122,9 @@ class TaskReader final : public ExampleReader {
     if (rule.threshold) {
       double score = 0;
       const auto [end, error] = std::from_chars(raw.data(), raw.data() + raw.size(), score);
-      if (error != std::errc() || end != raw.data() + raw.size() || raw.empty())
-        throw MalformedRow(rows_->path(), row_.line, "bad score '" + raw + "' (expected a number)");
+      // from_chars also reads "nan" and "inf", which no comparison with the threshold would catch.
+      if (error != std::errc() || end != raw.data() + raw.size() || raw.empty() || !(score >= 0 && score <= 1))
+        throw MalformedRow(rows_->path(), row_.line, "bad score '" + raw + "' (expected a number in [0, 1])");
       return label_words_.at(score >= *rule.threshold ? 1 : 0);
     }
     for (const auto& [from, word] : rule.words)
