@@ -418,7 +418,8 @@ TEST_CASE("ag_news: backslash breaks, escaped dollars, \"\" quotes, gzip", "[tas
   CHECK(test[1].label == "business");
 }
 
-TEST_CASE("trec: invalid UTF-8 bytes become spaces, bad lines name their line", "[tasks][fixture]") {
+TEST_CASE("trec: invalid UTF-8 bytes become spaces, a byte order mark goes, bad lines name their line",
+          "[tasks][fixture]") {
   TempDir dir;
   dir.write("trec/TREC_10.label", "LOC:city Which sister\xF0" "city ?\nHUM:ind Who \xE9t\xE9 ?\nNUM:date When ?\n");
   const auto test = read_all(find_task("trec", dir.path()), "test");
@@ -426,6 +427,9 @@ TEST_CASE("trec: invalid UTF-8 bytes become spaces, bad lines name their line", 
   CHECK(test[0].text == "Which sister city ?");
   CHECK(test[1].text == "Who  t  ?");
   CHECK(test[2].label == "number");
+
+  dir.write("trec/TREC_10.label", "\xEF\xBB\xBFNUM:date When ?\n");  // a byte order mark, as a Windows editor saves
+  CHECK(read_all(find_task("trec", dir.path()), "test")[0].label == "number");
 
   dir.write("trec/TREC_10.label", "LOC:city Where ?\nno label here\nXYZ:abc What ?\nNUM:date When ?\n");
   const Task trec = find_task("trec", dir.path());
@@ -522,7 +526,7 @@ TEST_CASE("a split left without examples is an error naming task and split", "[t
 
 TEST_CASE("text corpora: documents split at blank lines, JSONL errors name the line", "[corpus][fixture]") {
   TempDir dir;
-  const auto plain = open_text_corpus(dir.write("c.txt", "\n\nTitle\nPara one.\n\n \n\nSecond\r\nPara.\n"));
+  const auto plain = open_text_corpus(dir.write("c.txt", "\xEF\xBB\xBF\n\nTitle\nPara one.\n\n \n\nSecond\r\nPara.\n"));
   Example doc;
   REQUIRE(plain->next(doc));
   CHECK(doc.text == "Title\nPara one.");

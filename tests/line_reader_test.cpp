@@ -38,6 +38,12 @@ TEST_CASE("plain files: LF, CRLF, empty lines, no final newline", "[line_reader]
   CHECK(read_all(dir.write("a.txt", "one\r\ntwo\n\nthree")) == std::vector<std::string>{"one", "two", "", "three"});
 }
 
+TEST_CASE("a UTF-8 byte order mark is dropped from the first line only", "[line_reader]") {
+  convpt::test::TempDir dir;
+  CHECK(read_all(dir.write("bom.txt", "\xEF\xBB\xBFNUM:date When ?\n\xEF\xBB\xBFkept\n")) ==
+        std::vector<std::string>{"NUM:date When ?", "\xEF\xBB\xBFkept"});
+}
+
 TEST_CASE("gzip files read the same and long lines survive the buffer", "[line_reader]") {
   convpt::test::TempDir dir;
   const std::string long_line(200000, 'x');

@@ -8,7 +8,6 @@ bool CsvReader::next(std::vector<std::string>& fields) {
   fields.clear();
   do {
     if (!lines_.next(line_)) return false;
-    if (lines_.line_number() == 1 && line_.starts_with("\xEF\xBB\xBF")) line_.erase(0, 3);  // UTF-8 byte order mark
   } while (line_.empty());
   record_line_ = lines_.line_number();
 

@@ -44,6 +44,7 @@ bool LineReader::next(std::string& line) {
   // Text data holds no NUL: one means a binary or UTF-16 file, or damage, never a row to keep or to cut there.
   if (line.find('\0') != std::string::npos) fail("NUL byte in the line (not a text file, or a damaged one?)");
   if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line_number_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // a byte order mark is not text
   return true;
 }
 

@@ -21,9 +21,10 @@ class LineReader {
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
-  // Reads the next line without its "\n" or "\r\n"; false at the end of the file. Bytes are returned as they are
-  // (no UTF-8 validation here: loaders decide how to treat invalid bytes). Throws DataError for a corrupt or
-  // truncated gzip stream, so that a cut file is never read as a complete one, and for a NUL byte in a line.
+  // Reads the next line without its "\n" or "\r\n" (and the first without a UTF-8 byte order mark, as Windows
+  // editors write); false at the end of the file. Bytes are returned as they are (no UTF-8 validation here: loaders
+  // decide how to treat invalid bytes). Throws DataError for a corrupt or truncated gzip stream, so that a cut file
+  // is never read as a complete one, and for a NUL byte in a line.
   bool next(std::string& line);
   int64_t line_number() const { return line_number_; }  // of the line last returned
   const std::filesystem::path& path() const { return path_; }

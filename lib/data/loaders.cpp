@@ -19,10 +19,6 @@ bool is_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-void strip_bom(std::string& line, int64_t line_number) {
-  if (line_number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-}
-
 // AG News fields: see TableSpec::backslash_breaks. "costs US\$5\bn" -> "costs US$5 bn".
 std::string unescape_backslash_breaks(std::string_view field) {
   std::string out;
@@ -113,7 +109,6 @@ class JsonlReader final : public RowReader {
 
   bool next(Row& row) override {
     while (lines_.next(line_)) {
-      strip_bom(line_, lines_.line_number());
       if (is_blank(line_)) continue;
       row.line = lines_.line_number();
       std::vector<std::optional<std::string>> values;
