@@ -13,6 +13,7 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "core/text.h"
 
 namespace convpt::data {
 namespace fs = std::filesystem;
@@ -192,14 +193,14 @@ bool ShardsProvenance::covers(const std::string& split) const {
 }
 
 void write_shards_provenance(const fs::path& shards_dir, const ShardsProvenance& p) {
-  std::string splits, fingerprints;
-  for (const auto& split : p.splits) splits += (splits.empty() ? "" : ", ") + json::quote(split);
+  std::vector<std::string> splits, fingerprints;
+  for (const auto& split : p.splits) splits.push_back(json::quote(split));
   for (const auto& [split, fingerprint] : p.fingerprints)
-    fingerprints += (fingerprints.empty() ? "" : ", ") + json::quote(split) + ": " + json::quote(fingerprint);
+    fingerprints.push_back(json::quote(split) + ": " + json::quote(fingerprint));
   write_file_atomically(shards_provenance_file(shards_dir),
                         "{\"tokenizer\": " + json::quote(p.tokenizer) + ", \"tokenizer_fingerprint\": " +
                             json::quote(p.tokenizer_fingerprint) + ", \"data_root\": " + json::quote(p.data_root) +
-                            ", \"splits\": [" + splits + "], \"fingerprints\": {" + fingerprints + "}}\n");
+                            ", \"splits\": [" + join(splits) + "], \"fingerprints\": {" + join(fingerprints) + "}}\n");
 }
 
 std::optional<ShardsProvenance> read_shards_provenance(const fs::path& shards_dir) {
