@@ -110,7 +110,7 @@ TEST_CASE("span lengths are spread around the mean", "[span_corruption]") {
 
 TEST_CASE("inputs and targets: sentinels once each, in order, and the original is recoverable", "[span_corruption]") {
   std::vector<int32_t> inputs, targets;
-  for (int64_t length = 1; length <= 600; length += (length < 40 ? 1 : 23))
+  for (int64_t length = 2; length <= 600; length += (length < 40 ? 1 : 23))
     for (uint64_t seed = 0; seed < 4; ++seed) {
       const auto tokens = sequence(length);
       Rng rng = Rng::keyed({seed, static_cast<uint64_t>(length)});
@@ -121,14 +121,27 @@ TEST_CASE("inputs and targets: sentinels once each, in order, and the original i
       std::vector<int32_t> in_inputs, in_targets;
       std::copy_if(inputs.begin(), inputs.end(), std::back_inserter(in_inputs), is_sentinel);
       std::copy_if(targets.begin(), targets.end(), std::back_inserter(in_targets), is_sentinel);
-      const int64_t spans = length >= 2 ? noise_counts(length, {}).noise_spans : 0;
+      const int64_t spans = noise_counts(length, {}).noise_spans;
       REQUIRE(static_cast<int64_t>(in_inputs.size()) == spans);
       CHECK(in_inputs == in_targets);
       for (size_t i = 0; i < in_inputs.size(); ++i) CHECK(in_inputs[i] == kTop - static_cast<int32_t>(i));
-      if (spans > 0) CHECK(targets.front() == kTop);  // targets start with <extra_id_0>
+      CHECK(targets.front() == kTop);  // targets start with <extra_id_0>
       CHECK(reconstruct(inputs, targets) == tokens);
       CHECK(static_cast<int64_t>(inputs.size() + targets.size()) == length + 2 * spans + 2);
     }
+}
+
+TEST_CASE("a one-token chunk keeps its token and, as T5, targets a sentinel for it", "[span_corruption]") {
+  // T5 masks 2 tokens and cuts the mask back to [non-noise]: the inputs keep the token, and the targets replace the
+  // non-noise span by <extra_id_0>.
+  std::vector<int32_t> inputs, targets;
+  Rng rng(0);
+  span_corrupt(sequence(1), {}, kSentinels, rng, inputs, targets);
+  CHECK(inputs == std::vector<int32_t>{3, 1});
+  CHECK(targets == std::vector<int32_t>{kTop, 1});
+  span_corrupt(sequence(0), {}, kSentinels, rng, inputs, targets);
+  CHECK(inputs == std::vector<int32_t>{1});
+  CHECK(targets == std::vector<int32_t>{1});
 }
 
 TEST_CASE("a chunk of the raw length fills the inputs exactly and the promised targets", "[span_corruption]") {

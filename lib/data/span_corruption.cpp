@@ -103,21 +103,21 @@ void span_corrupt(std::span<const int32_t> tokens, const SpanCorruptionOptions& 
   const std::vector<bool> mask = random_spans_noise_mask(static_cast<int64_t>(tokens.size()), options, rng);
   inputs.clear();
   targets.clear();
-  int32_t spans = 0;
+  // As T5: the inputs replace each noise span by a sentinel, the targets each non-noise span, numbered from the top
+  // in order. The mask starts with non-noise and alternates, so non-noise span i and noise span i share sentinel i.
+  int32_t input_spans = 0, target_spans = 0;
+  const auto next_sentinel = [&](int32_t& used) {
+    if (used == sentinels.num_sentinels)
+      throw std::invalid_argument("span corruption of " + std::to_string(tokens.size()) + " tokens needs more than " +
+                                  std::to_string(sentinels.num_sentinels) + " sentinels");
+    return sentinels.top_sentinel - used++;
+  };
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!mask[i]) {
-      inputs.push_back(tokens[i]);
-      continue;
-    }
-    if (i == 0 || !mask[i - 1]) {  // first token of a noise span
-      if (spans == sentinels.num_sentinels)
-        throw std::invalid_argument("span corruption of " + std::to_string(tokens.size()) + " tokens needs more than " +
-                                    std::to_string(sentinels.num_sentinels) + " sentinels");
-      const int32_t sentinel = sentinels.top_sentinel - spans++;
-      inputs.push_back(sentinel);
-      targets.push_back(sentinel);
-    }
-    targets.push_back(tokens[i]);
+    const bool span_start = i == 0 || mask[i] != mask[i - 1];
+    auto& kept = mask[i] ? targets : inputs;
+    auto& replaced = mask[i] ? inputs : targets;
+    if (span_start) replaced.push_back(next_sentinel(mask[i] ? input_spans : target_spans));
+    kept.push_back(tokens[i]);
   }
   inputs.push_back(sentinels.eos);
   targets.push_back(sentinels.eos);
