@@ -81,7 +81,8 @@ grep -q 'stopped by SIGINT at step' int.log || { cat int.log; fail "the signal d
 grep -q '^\$ convpt pretrain .* --resume' int2.log || { cat int2.log; fail "the interrupted pre-training is not resumed"; }
 
 # Reproduce processes share a grid through one lock per run: a cell another process holds is left to it (even
-# under --force), and a pre-training it holds is waited for. `flock` stands in for the other process.
+# under --force); a pre-training it holds is passed over for the next free run, and waited for by the first
+# pre-trained cell that needs it. `flock` stands in for the other process.
 lock=runs/smoke/locks
 flock $lock/trec-lightconv-scratch.lock "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" \
   --rows lightconv-scratch --datasets trec --force >busy.log 2>&1 || { cat busy.log; fail "run beside a busy cell"; }
@@ -93,7 +94,7 @@ grep -q '1 cell(s) were left to other reproduce processes: trec-lightconv-scratc
 ( exec 9>$lock/pretrain-lightconv.lock; flock 9; touch held; while [ ! -e release ]; do sleep 0.1; done ) &
 holder=$!
 while [ ! -e held ]; do sleep 0.1; done
-"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-pretrained --datasets trec \
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv --datasets trec \
   >wait.log 2>&1 &
 waiter=$!
 for _ in $(seq 600); do grep -q 'pretrain-lightconv: .*waiting for it to finish' wait.log && break; sleep 0.1; done
@@ -103,6 +104,11 @@ wait $waiter || { cat wait.log; fail "run waiting for a pre-training"; }
 grep -q 'pretrain-lightconv: another reproduce process is running it; waiting for it to finish' wait.log ||
   fail "the pre-training another process holds was not waited for"
 grep -q 'pretrain-lightconv: finished earlier, skipped' wait.log || fail "the waited-for pre-training was redone"
+line_of() { grep -n "$1" wait.log | head -1 | cut -d: -f1; }
+passed=$(line_of 'pretrain-lightconv: .*left to that one') scratch=$(line_of 'trec-lightconv-scratch: finished earlier')
+waited=$(line_of 'pretrain-lightconv: .*waiting for it to finish')
+[ -n "$passed" ] && [ -n "$scratch" ] && [ "$passed" -lt "$scratch" ] && [ "$scratch" -lt "$waited" ] ||
+  { cat wait.log; fail "the busy pre-training was not passed over for the scratch cell, then waited for"; }
 
 # Bad grids and filters are refused with the file, line and key, before anything runs.
 printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  model: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \

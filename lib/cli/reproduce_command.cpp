@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string_view>
 
@@ -130,27 +131,42 @@ class GridRunner {
     log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
               ", tables in ", layout_.results_dir().string());
     if (int code = prepare_data(); code != kOk) return code;
+    // Pre-trainings another process holds are passed over here, so that this process takes the next free one (or
+    // the scratch cells); a pre-trained cell waits for its pre-training when it comes to it.
+    std::set<std::string> pretrainings_left;
+    std::vector<std::string> left_to_others;  // cells another process was running
+    const auto pretrain = [&](const std::string& arch, WhenBusy when_busy) {
+      const config::Config config = layout_.pretrain_config(arch, global_.config_overrides());
+      const StepOutcome outcome = step(layout_.pretrain_run(arch), config, "pretrain", {}, when_busy);
+      if (outcome.left) pretrainings_left.insert(arch);
+      else pretrainings_left.erase(arch);
+      return outcome.code;
+    };
     for (const std::string& arch : grid.archs) {
       const bool needed = std::any_of(cells.begin(), cells.end(),
                                       [&](const Cell& c) { return c.arch == arch && c.row == "pretrained"; });
       if (!needed) continue;
-      const config::Config config = layout_.pretrain_config(arch, global_.config_overrides());
-      if (int code = step(layout_.pretrain_run(arch), config, "pretrain", {}); code != kOk) return code;
+      if (int code = pretrain(arch, WhenBusy::leave); code != kOk) return code;
     }
     for (const Cell& cell : cells) {
+      if (cell.row == "pretrained" && pretrainings_left.count(cell.arch)) {
+        if (int code = pretrain(cell.arch, WhenBusy::wait); code != kOk) return code;
+      }
       const config::Config config = layout_.finetune_config(cell, global_.config_overrides());
       if (config.data.tokenizer != tokenizer_.data.tokenizer)
         throw std::invalid_argument("grid " + flags_.grid + ": cell " + cell.run_name() + " uses tokenizer " +
                                     config.data.tokenizer + " but grid.tokenizer's config makes " +
                                     tokenizer_.data.tokenizer);
-      if (int code = step(layout_.cell_run(cell), config, "finetune", {"--task", cell.dataset}); code != kOk)
-        return code;
+      const StepOutcome outcome = step(layout_.cell_run(cell), config, "finetune", {"--task", cell.dataset},
+                                       WhenBusy::leave);
+      if (outcome.code != kOk) return outcome.code;
+      if (outcome.left) left_to_others.push_back(cell.run_name());
       if (!flags_.dry_run) write_tables();
     }
     if (flags_.dry_run) return kOk;
     write_tables();
-    if (!left_to_others_.empty()) {
-      log::warn(left_to_others_.size(), " cell(s) were left to other reproduce processes: ", join(left_to_others_),
+    if (!left_to_others.empty()) {
+      log::warn(left_to_others.size(), " cell(s) were left to other reproduce processes: ", join(left_to_others),
                 "; if the table lacks them, run this command again once those finish");
     }
     std::ifstream table(layout_.results_dir() / "table2.md");
@@ -215,19 +231,24 @@ class GridRunner {
     return code;
   }
 
+  enum class WhenBusy { leave, wait };  // what to do when another process holds the run's lock
+  struct StepOutcome {
+    int code = kOk;
+    bool left = false;  // another process holds the run: it was left to that one
+  };
+
   // One pre-training or fine-tuning run: skipped when finished (unless --force), resumed when interrupted. A lock
-  // per run (<runs>/locks/<run>.lock) lets reproduce processes share a grid, one per core: a fine-tuning cell that
-  // another process holds is left to it; a pre-training it holds is waited for (the pre-trained rows need it).
-  int step(const fs::path& run_dir, const config::Config& config, const std::string& command,
-           const std::vector<std::string>& extra) {
+  // per run (<runs>/locks/<run>.lock) lets reproduce processes share a grid, one per core: a run another process
+  // holds is left to it or waited for, as `when_busy` says.
+  StepOutcome step(const fs::path& run_dir, const config::Config& config, const std::string& command,
+                   const std::vector<std::string>& extra, WhenBusy when_busy) {
     const fs::path lock_file = layout_.runs_dir() / "locks" / (run_dir.filename().string() + ".lock");
     fs::create_directories(lock_file.parent_path());
     std::optional<RunLock> lock(std::in_place, lock_file, RunLock::Mode::try_once);
     const bool busy = !lock->held();
-    if (busy && command == "finetune") {
+    if (busy && when_busy == WhenBusy::leave) {
       log::info(run_dir.string(), ": another reproduce process is running it; left to that one");
-      left_to_others_.push_back(run_dir.filename().string());
-      return kOk;
+      return {kOk, true};
     }
     if (busy) {
       log::info(run_dir.string(), ": another reproduce process is running it; waiting for it to finish");
@@ -243,7 +264,7 @@ class GridRunner {
                                  tokenizer_.data.tokenizer + " is now " + tokenizer_fingerprint_ +
                                  ": its results would not belong in this table (--force redoes the runs)");
       log::info(run_dir.string(), ": finished earlier, skipped (--force redoes it)");
-      return kOk;
+      return {};
     }
     const fs::path config_file = layout_.runs_dir() / "configs" / (run_dir.filename().string() + ".yaml");
     std::vector<std::string> args = {command, "--config", config_file.string()};
@@ -260,7 +281,7 @@ class GridRunner {
              << ", \"command\": " << json::quote(command_line(args)) << ", \"exit_code\": " << code << "}\n";
       write_file_atomically(run_dir / "reproduce.json", record.str());
     }
-    return code;
+    return {code};
   }
 
   // results/<grid>/: table2.md, table2.csv and a copy of every finished run's results.json under cells/.
@@ -290,7 +311,6 @@ class GridRunner {
     write_file_atomically(results / "table2.csv", experiments::table2_csv(report));
   }
 
-  std::vector<std::string> left_to_others_;  // cells another process was running
   std::string command_;  // as the user typed it, for the provenance of the tables
   const Flags& flags_;
   const GlobalOptions& global_;
