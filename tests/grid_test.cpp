@@ -93,6 +93,7 @@ TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[gri
   CHECK_THAT(md, Contains("trained by convpt commit: `0123` (8 runs), `4567-dirty` (1 run)\n"));
   CHECK_THAT(md, Contains("table rendered by convpt commit: `abc`"));
   CHECK_THAT(md, Contains("* the dataset here is only a sample"));
+  CHECK_THAT(md, Contains("F1: ours is the toxic class's"));
   const std::string csv = experiments::table2_csv(report);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 4 * 1 + 4 * 2);  // header, SST-2 rows, WikiToxic Acc+F1
   CHECK_THAT(csv, Contains("lightconv,pretrained,wiki_toxic,f1,80.00,96.48,100,true,0,60.0"));
@@ -102,8 +103,39 @@ TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[gri
   report.results.erase("wiki_toxic-lightconv-pretrained");
   const std::string sst2_only = experiments::table2_markdown(report);
   CHECK_THAT(sst2_only, !Contains("only a sample"));  // no sampled dataset measured
+  CHECK_THAT(sst2_only, Contains("F1: ours is the toxic class's"));  // the column is there, empty
   // The paper's side of the findings counts the same (architecture, dataset) pairs as ours: SST-2 alone now.
   CHECK_THAT(sst2_only, Contains("Paper, same datasets: holds for 1 of 1"));
+}
+
+TEST_CASE("a cell's scores come from its confusion counts and are rounded once", "[grid]") {
+  // SST-2 test, 1175 of 1821 right: 64.5249%. A results.json from before full precision holds 0.64525, which would
+  // print as 64.53.
+  test::TempDir dir;
+  const auto cell = [&](const std::string& name, const std::string& accuracy, const std::string& confusion) {
+    dir.write(name + "/results.json", "{\"metric\": \"accuracy\", \"best_step\": 100, \"sample_only\": false, "
+                                      "\"test\": {\"examples\": 1821, \"accuracy\": " + accuracy +
+                                      ", \"f1\": 0.5, \"confusion\": " + confusion + "}}");
+    return experiments::read_cell_result(dir.path() / name);
+  };
+  const auto scratch = cell("scratch", "0.64525", "[[600, 312], [334, 575]]");
+  CHECK(scratch.accuracy == 1175.0 / 1821.0);
+  CHECK(scratch.f1 == Approx(2.0 * 575 / (2 * 575 + 312 + 334)));
+  CHECK(scratch.examples == 1821);
+  // Pre-trained: 1 more right, a gain of 0.0549 points; and one with a lower score, a loss that rounds to zero.
+  config::GridSpec g = two_by_two();
+  g.archs = {"lightconv"}, g.datasets = {"sst2"};
+  experiments::GridReport report{g, experiments::grid_cells(g), {}, {}, {}, "convpt reproduce t", "abc"};
+  report.results["sst2-lightconv-scratch"] = scratch;
+  report.results["sst2-lightconv-pretrained"] = cell("pretrained", "0.645799", "[[601, 311], [334, 575]]");
+  std::string md = experiments::table2_markdown(report);
+  CHECK_THAT(md, Contains("| no pre-training: Lightweight | **64.52** (81.65) |"));
+  CHECK_THAT(md, Contains("| gain from pre-training: Lightweight | **+0.05** (+10.55) |"));
+  report.results["sst2-lightconv-pretrained"].accuracy = scratch.accuracy - 0.000004;  // a gain of -0.0004 points
+  md = experiments::table2_markdown(report);
+  CHECK_THAT(md, Contains("| gain from pre-training: Lightweight | **+0.00** (+10.55) |"));
+  CHECK_THROWS_WITH(cell("bad", "0.6", "[[600, 312], [334]]"), Contains("bad/results.json") && Contains("square"));
+  CHECK_THROWS_WITH(cell("short", "0.6", "[[600, 312], [334, 574]]"), Contains("1820 examples, not 1821"));
 }
 
 TEST_CASE("the paper's Table 2 is transcribed for every row and dataset", "[grid]") {

@@ -17,8 +17,9 @@ TEST_CASE("binary metrics on a hand-made case", "[metrics]") {
   CHECK(m.task_f1() == Approx(2.0 / 3.0));
   CHECK(m.count(0, 1) == 2);
   CHECK(m.to_json({"non-toxic", "toxic"}) ==
-        "{\"examples\": 10, \"accuracy\": 0.7, \"f1\": 0.666667, \"f1_kind\": \"binary\", "
-        "\"labels\": [\"non-toxic\", \"toxic\"], \"confusion\": [[4, 2], [1, 3]]}");
+        "{\"examples\": 10, \"accuracy\": 0.7, \"f1\": 0.6666666666666666, \"f1_kind\": \"binary\", "
+        "\"f1_per_class\": [0.7272727272727273, 0.6666666666666666], \"labels\": [\"non-toxic\", \"toxic\"], "
+        "\"confusion\": [[4, 2], [1, 3]]}");  // full precision: the table rounds once, from these
 }
 
 TEST_CASE("macro F1 for several classes, and degenerate cases", "[metrics]") {

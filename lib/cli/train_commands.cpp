@@ -333,7 +333,8 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     results << "{\"command\": \"finetune\", \"task\": \"" << task.task.name << "\", \"arch\": \""
             << config.model.arch << "\", \"init\": \"" << f.init << "\", \"metric\": \"" << task.task.metric
             << "\", \"best_step\": " << outcome.best.at("best_step") << ", \"dev_" << task.task.metric
-            << "\": " << outcome.best.at(select) << ", \"sample_only\": " << (task.task.caveat.empty() ? "false" : "true")
+            << "\": " << json::number(outcome.best.at(select))
+            << ", \"sample_only\": " << (task.task.caveat.empty() ? "false" : "true")
             << ", \"test\": " << confusion.to_json(task.task.label_words) << "}\n";
     write_file_atomically(run->file("results.json"), results.str());
     log::info(task.task.name, " test: accuracy ", confusion.accuracy(), ", F1 ", confusion.task_f1(), " (",

@@ -3,6 +3,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/json.h"
+
 namespace convpt::eval {
 
 ConfusionMatrix::ConfusionMatrix(int64_t classes) : classes_(classes), counts_(classes * classes, 0) {
@@ -36,19 +38,13 @@ double ConfusionMatrix::macro_f1() const {
 }
 
 std::string ConfusionMatrix::to_json(const std::vector<std::string>& labels) const {
-  auto quoted = [](const std::string& text) {
-    std::string out = "\"";
-    for (const char c : text) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  };
   std::ostringstream out;
-  out.precision(6);
-  out << "{\"examples\": " << examples_ << ", \"accuracy\": " << accuracy() << ", \"f1\": " << task_f1()
-      << ", \"f1_kind\": \"" << (classes_ == 2 ? "binary" : "macro") << "\", \"labels\": [";
-  for (size_t i = 0; i < labels.size(); ++i) out << (i ? ", " : "") << quoted(labels[i]);
+  out << "{\"examples\": " << examples_ << ", \"accuracy\": " << json::number(accuracy())
+      << ", \"f1\": " << json::number(task_f1()) << ", \"f1_kind\": \"" << (classes_ == 2 ? "binary" : "macro")
+      << "\", \"f1_per_class\": [";
+  for (int64_t c = 0; c < classes_; ++c) out << (c ? ", " : "") << json::number(f1(c));
+  out << "], \"labels\": [";
+  for (size_t i = 0; i < labels.size(); ++i) out << (i ? ", " : "") << json::quote(labels[i]);
   out << "], \"confusion\": [";
   for (int64_t g = 0; g < classes_; ++g) {
     out << (g ? ", " : "") << "[";

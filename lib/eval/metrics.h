@@ -22,7 +22,8 @@ class ConfusionMatrix {
   // The task's F1: binary F1 of class 1 for two classes, macro F1 otherwise.
   double task_f1() const { return classes_ == 2 ? f1(1) : macro_f1(); }
 
-  // {"examples": n, "accuracy": a, "f1": f, "f1_kind": "binary"|"macro", "labels": [...], "confusion": [[...]]}
+  // {"examples": n, "accuracy": a, "f1": f, "f1_kind": "binary"|"macro", "f1_per_class": [...], "labels": [...],
+  //  "confusion": [[...]]}, numbers written to full precision
   std::string to_json(const std::vector<std::string>& labels) const;
 
  private:
