@@ -233,6 +233,38 @@ TEST_CASE("a resumed fine-tune keeps the best evaluation from before the interru
   CHECK(best.best_evaluation.at("dev_accuracy") == 0.9);
 }
 
+TEST_CASE("a resume from a checkpoint older than best/ keeps best/'s evaluation", "[training]") {
+  // A crash after an improving evaluation (step 3, written to best/) and before the next checkpoint (step 4): the
+  // run resumes from step 2, and its replay of step 3 scores lower (as on a GPU). best/ still holds step 3's
+  // weights, so the run must report step 3's score, not step 2's.
+  test::TempDir dir;
+  std::map<int64_t, double> dev_score = {{1, 0.5}, {2, 0.6}, {3, 0.9}, {4, 0.4}};
+  auto run = [&](int64_t steps, bool resume) {
+    config::Config c = tiny_run(dir.path(), "finetune", steps);
+    c.pretrain.eval_every = 1;
+    torch::manual_seed(1);
+    models::Seq2SeqModel model(c.model);
+    CopySource data(7, torch::kCPU);
+    Trainer* trainer_ptr = nullptr;
+    TrainerOptions options{c.pretrain, [&] { return Evaluation{{"dev_accuracy", dev_score.at(trainer_ptr->step())}}; },
+                           "dev_accuracy"};
+    Trainer trainer(c, RunDir::create(c, "finetune", /*allow_existing=*/true), model, data, options);
+    trainer_ptr = &trainer;
+    if (resume) trainer.resume(dir.path() / "finetune");
+    return trainer.run();
+  };
+  run(4, false);
+  const std::filesystem::path checkpoints = dir.path() / "finetune" / "checkpoints";
+  std::filesystem::remove_all(checkpoints / "step-00000004");  // the crash: step 4's checkpoint never written
+  std::ofstream(checkpoints / "latest") << "step-00000002";
+  dev_score = {{3, 0.55}, {4, 0.4}, {5, 0.5}, {6, 0.5}};
+  const TrainOutcome outcome = run(6, true);
+  const CheckpointContents best = load_checkpoint(dir.path() / "finetune" / "best");
+  CHECK(best.step == 3);
+  CHECK(outcome.best.at("best_step") == 3);
+  CHECK(outcome.best.at("dev_accuracy") == 0.9);
+}
+
 TEST_CASE("the data-parallel environment: torchrun's variables, errors naming them", "[training]") {
   for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
     ::unsetenv(name);

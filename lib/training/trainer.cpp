@@ -139,6 +139,16 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
   data_.restore(c.data_state);
   step_ = c.step;
   best_ = c.best_evaluation;
+  // best/ is written at every improving evaluation, the checkpoints only every checkpoint_every steps: after a
+  // crash best/ can be newer than the checkpoint. Its score stands, so that a replay that evaluates otherwise (on a
+  // GPU, or with another world size) cannot leave best/ holding other weights than the run reports.
+  if (run_ && std::filesystem::exists(run_->file("best") / "latest")) {
+    const CheckpointContents best = load_checkpoint(run_->file("best"));
+    if (best.step > step_) {
+      best_ = best.best_evaluation;
+      log::info("best/ holds the evaluation at step ", best.step, ", after the checkpoint: it stands as the best");
+    }
+  }
   log::info("resumed from ", checkpoint.string(), " at step ", step_);
 }
 
