@@ -205,24 +205,28 @@ TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint", 
   CHECK(torch::isfinite(kept.model.at("shared.weight")).all().item<bool>());
 }
 
+// A fine-tune of tiny_run's model in <dir>/finetune whose dev score at each evaluation is scripted by step.
+TrainOutcome scripted_finetune(const std::filesystem::path& dir, const std::map<int64_t, double>& dev_score,
+                               int64_t steps, int64_t eval_every, bool resume) {
+  config::Config c = tiny_run(dir, "finetune", steps);
+  c.pretrain.eval_every = eval_every;
+  torch::manual_seed(1);
+  models::Seq2SeqModel model(c.model);
+  CopySource data(7, torch::kCPU);
+  Trainer* trainer_ptr = nullptr;
+  TrainerOptions options{c.pretrain, [&] { return Evaluation{{"dev_accuracy", dev_score.at(trainer_ptr->step())}}; },
+                         "dev_accuracy"};
+  Trainer trainer(c, RunDir::create(c, "finetune", /*allow_existing=*/true), model, data, options);
+  trainer_ptr = &trainer;
+  if (resume) trainer.resume(dir / "finetune");
+  return trainer.run();
+}
+
 TEST_CASE("a resumed fine-tune keeps the best evaluation from before the interruption", "[training]") {
   test::TempDir dir;
   // Scripted dev scores by step: the best comes early, before the split at step 4.
   const std::map<int64_t, double> dev_score = {{2, 0.9}, {4, 0.5}, {6, 0.6}, {8, 0.7}};
-  auto run = [&](int64_t steps, bool resume) {
-    config::Config c = tiny_run(dir.path(), "finetune", steps);
-    c.pretrain.eval_every = 2;
-    torch::manual_seed(1);
-    models::Seq2SeqModel model(c.model);
-    CopySource data(7, torch::kCPU);
-    Trainer* trainer_ptr = nullptr;
-    TrainerOptions options{c.pretrain, [&] { return Evaluation{{"dev_accuracy", dev_score.at(trainer_ptr->step())}}; },
-                           "dev_accuracy"};
-    Trainer trainer(c, RunDir::create(c, "finetune", /*allow_existing=*/true), model, data, options);
-    trainer_ptr = &trainer;
-    if (resume) trainer.resume(dir.path() / "finetune");
-    return trainer.run();
-  };
+  auto run = [&](int64_t steps, bool resume) { return scripted_finetune(dir.path(), dev_score, steps, 2, resume); };
   run(4, false);
   const TrainOutcome outcome = run(8, true);
   REQUIRE(outcome.best.count("dev_accuracy"));
@@ -239,20 +243,7 @@ TEST_CASE("a resume from a checkpoint older than best/ keeps best/'s evaluation"
   // weights, so the run must report step 3's score, not step 2's.
   test::TempDir dir;
   std::map<int64_t, double> dev_score = {{1, 0.5}, {2, 0.6}, {3, 0.9}, {4, 0.4}};
-  auto run = [&](int64_t steps, bool resume) {
-    config::Config c = tiny_run(dir.path(), "finetune", steps);
-    c.pretrain.eval_every = 1;
-    torch::manual_seed(1);
-    models::Seq2SeqModel model(c.model);
-    CopySource data(7, torch::kCPU);
-    Trainer* trainer_ptr = nullptr;
-    TrainerOptions options{c.pretrain, [&] { return Evaluation{{"dev_accuracy", dev_score.at(trainer_ptr->step())}}; },
-                           "dev_accuracy"};
-    Trainer trainer(c, RunDir::create(c, "finetune", /*allow_existing=*/true), model, data, options);
-    trainer_ptr = &trainer;
-    if (resume) trainer.resume(dir.path() / "finetune");
-    return trainer.run();
-  };
+  auto run = [&](int64_t steps, bool resume) { return scripted_finetune(dir.path(), dev_score, steps, 1, resume); };
   run(4, false);
   const std::filesystem::path checkpoints = dir.path() / "finetune" / "checkpoints";
   std::filesystem::remove_all(checkpoints / "step-00000004");  // the crash: step 4's checkpoint never written
