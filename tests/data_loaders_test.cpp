@@ -13,12 +13,15 @@
 #include <set>
 
 #include "config/yaml_tree.h"
+#include "core/hash.h"
 #include "data/csv.h"
 #include "data/loaders.h"
 #include "data/tasks.h"
 #include "temp_dir.h"
 
 using namespace convpt::data;
+using convpt::fnv1a64;
+using convpt::fnv1a64_fingerprint;
 using convpt::config::ConfigError;
 using convpt::test::TempDir;
 using Catch::Matchers::Contains;
@@ -626,7 +629,15 @@ TEST_CASE("user task: bad task files name file, line and key", "[tasks][yaml]") 
   CHECK_THROWS_WITH(read_all(find_task(file.string(), dir.path()), "train"), Contains("t.tsv:2: bad label '1'"));
 }
 
-TEST_CASE("task fingerprints: the definition and the files' path, size and time, not the task's name", "[tasks]") {
+TEST_CASE("FNV-1a 64: the published test vectors, and a hash continued chunk by chunk is the whole's", "[tasks]") {
+  CHECK(fnv1a64("") == 0xcbf29ce484222325ull);
+  CHECK(fnv1a64("a") == 0xaf63dc4c8601ec8cull);
+  CHECK(fnv1a64("foobar") == 0x85944171f73967e8ull);
+  CHECK(fnv1a64("bar", fnv1a64("foo")) == fnv1a64("foobar"));
+  CHECK(fnv1a64_fingerprint("foobar") == "fnv1a64:85944171f73967e8");
+}
+
+TEST_CASE("task fingerprints: the definition and the files' path, size and contents, not the task's name", "[tasks]") {
   TempDir dir;
   const auto fingerprint = [&](const std::string& yaml, const std::string& split) {
     return find_task(dir.write("t/task.yaml", yaml).string(), dir.path()).fingerprint(split);
@@ -643,14 +654,22 @@ TEST_CASE("task fingerprints: the definition and the files' path, size and time,
   CHECK(fingerprint(task + "label_words: {\"0\": no, \"1\": yes}\nsplits: {train: a.tsv}\n", "train") != a);
   CHECK(fingerprint("name: other\n" + task.substr(task.find('\n') + 1) + "splits: {train: a.tsv}\n", "train") == a);
 
-  // The file edited in place: its time alone, then its size.
+  // A fresh copy of the same bytes (a new time) is the same data; an edit that keeps size and time is not. The
+  // file is longer than the 1 MiB the hash reads at a time, and the edit lies past the first chunk.
   const fs::path file = dir.path() / "t/a.tsv";
-  fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(1));
-  const std::string touched = fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train");
-  CHECK(touched != a);
+  std::string rows = "text\tlabel\n";
+  while (rows.size() < (3u << 19)) rows += "x\t1\ny\t0\n";
+  dir.write("t/a.tsv", rows);
+  const auto time = fs::last_write_time(file);
+  const std::string big = fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train");
+  fs::last_write_time(file, time + std::chrono::hours(1));
+  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train") == big);
+  rows[rows.size() - 2] = '1';
+  dir.write("t/a.tsv", rows);
+  fs::last_write_time(file, time);
+  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train") != big);
   std::ofstream(file, std::ios::app) << "v\t1\n";
-  fs::last_write_time(file, fs::last_write_time(file) - std::chrono::seconds(1));
-  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train") != touched);
+  CHECK(fingerprint(task + "splits: {train: a.tsv, test: a.tsv}\n", "train") != big);
 
   // A user task named like a built-in has other data than the built-in, unless it reads the same file the same way.
   dir.write("sst2/dev.tsv", "sentence\tlabel\nx\t1\n");

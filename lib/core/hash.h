@@ -9,8 +9,10 @@
 
 namespace convpt {
 
-inline uint64_t fnv1a64(std::string_view bytes) {
-  uint64_t hash = 14695981039346656037ull;
+constexpr uint64_t kFnv1a64Basis = 14695981039346656037ull;
+
+// `hash` continues an earlier call's result, so a stream hashes chunk by chunk to what its whole bytes give.
+inline uint64_t fnv1a64(std::string_view bytes, uint64_t hash = kFnv1a64Basis) {
   for (const char c : bytes) {
     hash ^= static_cast<unsigned char>(c);
     hash *= 1099511628211ull;
@@ -18,11 +20,13 @@ inline uint64_t fnv1a64(std::string_view bytes) {
   return hash;
 }
 
-// "fnv1a64:" and the hash of `bytes` in 16 hex digits.
-inline std::string fnv1a64_fingerprint(std::string_view bytes) {
+// "fnv1a64:" and a hash in 16 hex digits.
+inline std::string fnv1a64_fingerprint_of(uint64_t hash) {
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   return "fnv1a64:" + std::string(hex);
 }
+
+inline std::string fnv1a64_fingerprint(std::string_view bytes) { return fnv1a64_fingerprint_of(fnv1a64(bytes)); }
 
 }  // namespace convpt

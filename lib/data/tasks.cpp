@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
 #include <set>
 #include <stdexcept>
 
@@ -165,12 +166,19 @@ std::unique_ptr<RowReader> open_source(const Task::Source& source, const fs::pat
   return open_rows(root / layout.path, layout.format);
 }
 
-// Path, size and modification time of a file, or of every file under a directory, one per line (sorted: directory
-// order varies).
+// Path, size and a hash of the contents of a file, or of every file under a directory, one per line (sorted:
+// directory order varies). Not the modification time: see Task::fingerprint.
 std::string file_identity(const fs::path& path) {
   const auto identity = [](const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw DataError(file, 0, "cannot read");
+    uint64_t hash = kFnv1a64Basis;
+    std::string chunk(1 << 20, '\0');
+    while (in.read(chunk.data(), std::streamsize(chunk.size())) || in.gcount() > 0)
+      hash = fnv1a64(std::string_view(chunk.data(), size_t(in.gcount())), hash);
+    if (in.bad()) throw DataError(file, 0, "read error");
     return json::quote(file.string()) + " " + std::to_string(fs::file_size(file)) + " " +
-           std::to_string(fs::last_write_time(file).time_since_epoch().count()) + "\n";
+           fnv1a64_fingerprint_of(hash) + "\n";
   };
   const fs::path resolved = fs::canonical(path);  // the same file, however the data root was spelt
   if (!fs::is_directory(resolved)) return identity(resolved);
