@@ -63,6 +63,10 @@ TEST_CASE("grid files: unknown keys, missing files and missing fields name file 
                                                                  "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n"
                                                                  "  rows: [scratch, pretrained]\n")),
                     Contains("grid.pretrain") && Contains("needs pre-training files"));
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("e.yaml", "grid:\n  name: e\n  datasets: [trec]\n"
+                                                                 "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n"
+                                                                 "  rows: [scratch]\n  finetune_seeds: [1, 2, 1]\n")),
+                    Contains("e.yaml:8") && Contains("grid.finetune_seeds") && Contains("lists seed 1 twice"));
 }
 
 TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[grid]") {
@@ -96,8 +100,8 @@ TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[gri
   CHECK_THAT(md, Contains("F1: ours is the toxic class's"));
   const std::string csv = experiments::table2_csv(report);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 4 * 1 + 4 * 2);  // header, SST-2 rows, WikiToxic Acc+F1
-  CHECK_THAT(csv, Contains("lightconv,pretrained,wiki_toxic,f1,80.00,96.48,100,true,0,60.0"));
-  CHECK_THAT(csv, Contains("transformer,scratch,wiki_toxic,accuracy,,91.93,,,,"));
+  CHECK_THAT(csv, Contains("lightconv,pretrained,wiki_toxic,1,f1,80.00,96.48,100,true,0,60.0"));
+  CHECK_THAT(csv, Contains("transformer,scratch,wiki_toxic,1,accuracy,,91.93,,,,"));
   report.results.erase("wiki_toxic-transformer-pretrained");
   report.results.erase("wiki_toxic-lightconv-scratch");
   report.results.erase("wiki_toxic-lightconv-pretrained");
@@ -106,6 +110,67 @@ TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[gri
   CHECK_THAT(sst2_only, Contains("F1: ours is the toxic class's"));  // the column is there, empty
   // The paper's side of the findings counts the same (architecture, dataset) pairs as ours: SST-2 alone now.
   CHECK_THAT(sst2_only, Contains("Paper, same datasets: holds for 1 of 1"));
+}
+
+TEST_CASE("fine-tuning seeds: a cell per seed over one pre-training, and the table's mean and spread", "[grid]") {
+  config::GridSpec g = two_by_two();
+  g.datasets = {"sst2"};
+  g.finetune_seeds = {1, 2, 3};
+  const auto all = experiments::grid_cells(g);
+  REQUIRE(all.size() == 12);  // seed by seed: 4 cells each
+  CHECK(all[0].run_name() == "sst2-transformer-scratch");  // grid.seed's runs keep the one-seed grid's names
+  CHECK(all[4].run_name() == "sst2-transformer-scratch-seed2");
+  CHECK(all[11].run_name() == "sst2-lightconv-pretrained-seed3");
+  const auto third = experiments::grid_cells(g, {"lightconv"}, {}, {3});
+  REQUIRE(third.size() == 2);
+  CHECK(third[0].run_name() == "sst2-lightconv-scratch-seed3");
+  CHECK_THROWS_WITH(experiments::grid_cells(g, {}, {}, {4}), Contains("--seeds: 4 is not a fine-tuning seed of grid t"));
+  g.seed = 7;  // seeds not naming grid.seed are all named by their seed
+  CHECK(experiments::grid_cells(g)[0].run_name() == "sst2-transformer-scratch-seed1");
+  g.seed = 1;
+
+  // Transformer: 3 seeds; lightweight: all 3 from scratch, 2 of 3 pre-trained.
+  experiments::GridReport report{g, all, {}, {}, {}, "convpt reproduce t", "abc"};
+  report.results["sst2-transformer-scratch"] = result(0.70);
+  report.results["sst2-transformer-scratch-seed2"] = result(0.72);
+  report.results["sst2-transformer-scratch-seed3"] = result(0.74);
+  report.results["sst2-lightconv-scratch"] = result(0.70);
+  report.results["sst2-lightconv-scratch-seed2"] = result(0.71);
+  report.results["sst2-lightconv-scratch-seed3"] = result(0.72);
+  report.results["sst2-lightconv-pretrained"] = result(0.80);
+  report.results["sst2-lightconv-pretrained-seed3"] = result(0.82);
+  const std::string md = experiments::table2_markdown(report);
+  INFO(md);
+  CHECK_THAT(md, Contains("mean ± standard deviation over 3 fine-tuning seeds (1, 2, 3) of one pre-training per "
+                          "architecture (seed 1)"));
+  CHECK_THAT(md, Contains("| no pre-training: Transformer | **72.00 ± 2.00** (78.44) |"));
+  CHECK_THAT(md, Contains("| pre-trained: Lightweight | **81.00 ± 1.41** [2/3] (92.20) |"));
+  CHECK_THAT(md, Contains("| pre-trained: Transformer | **—** (92.09) |"));
+  CHECK_THAT(md, Contains("| gain from pre-training: Lightweight | **+10.00** (+10.55) |"));  // of the means
+  // 10 points against a standard error of sqrt(2/2 + 1/3) = 1.15: clear.
+  CHECK_THAT(md, Contains("Beyond the seeds' spread (mean gain > 2 standard errors): 1 of 1 pairs"));
+  CHECK_THAT(md, Contains("- seeds: pre-training 1, fine-tuning 1, 2, 3"));
+  CHECK_THAT(md, Contains("8 of 12 cells finished"));
+  // Within the spread: pre-trained 70.5 +- 0.71 against 71 +- 1 from scratch.
+  report.results["sst2-lightconv-pretrained"] = result(0.70);
+  report.results["sst2-lightconv-pretrained-seed3"] = result(0.71);
+  CHECK_THAT(experiments::table2_markdown(report), Contains("2 standard errors): 0 of 1 pairs"));
+  const std::string csv = experiments::table2_csv(report);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 12);
+  CHECK_THAT(csv, Contains("\nlightconv,scratch,sst2,2,accuracy,71.00,"));
+  CHECK_THAT(csv, Contains("\nlightconv,pretrained,sst2,2,accuracy,,92.20,,,,"));
+
+  // Each seed's run gets its seed; the pre-training keeps grid.seed's.
+  const std::filesystem::path cpu = std::filesystem::path(CONVPT_SOURCE_DIR) / "experiments/cpu";
+  config::GridSpec spec = config::load_grid_config(cpu / "table2.yaml").grid;
+  spec.finetune_seeds = {1, 2};
+  const experiments::GridLayout layout(cpu / "table2.yaml", spec);
+  const config::Config second = layout.finetune_config({"lightconv", "pretrained", "trec", 2});
+  CHECK(second.run.seed == 2);
+  CHECK(second.run.name == "trec-lightconv-pretrained-seed2");
+  CHECK(second.finetune.init == "runs/cpu/pretrain-lightconv");
+  CHECK(layout.finetune_config({"lightconv", "pretrained", "trec"}).run.seed == 1);
+  CHECK(layout.pretrain_config("lightconv").run.seed == 1);
 }
 
 TEST_CASE("a cell's scores come from its confusion counts and are rounded once", "[grid]") {

@@ -110,6 +110,23 @@ waited=$(line_of 'pretrain-lightconv: .*waiting for it to finish')
 [ -n "$passed" ] && [ -n "$scratch" ] && [ "$passed" -lt "$scratch" ] && [ "$scratch" -lt "$waited" ] ||
   { cat wait.log; fail "the busy pre-training was not passed over for the scratch cell, then waited for"; }
 
+# A second fine-tuning seed under the same grid name: the pre-training and seed 1's cells stay cached, --seeds 2 runs
+# just the new seed's cells, named <cell>-seed2 and seeded 2; the table averages the seeds finished per cell.
+sed -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" -e 's/^  seed: 1$/  seed: 1\n  finetune_seeds: [1, 2]/' \
+  "$src/experiments/smoke/table2.yaml" >seeds.yaml
+"$convpt" --threads 1 reproduce seeds.yaml --rows lightconv --datasets trec --seeds 2 >seeds.log 2>&1 ||
+  { cat seeds.log; fail "a second seed"; }
+[ "$(grep -c '^\$ convpt finetune' seeds.log)" = 2 ] || { cat seeds.log; fail "--seeds 2 should run 2 fine-tunes"; }
+if grep -q '^\$ convpt pretrain' seeds.log; then fail "a second fine-tuning seed pre-trained again"; fi
+grep -q '^  seed: 2$' runs/smoke/configs/trec-lightconv-pretrained-seed2.yaml || fail "the seed-2 cell is not seeded 2"
+[ -f runs/smoke/trec-lightconv-scratch-seed2/results.json ] || fail "no seed-2 run"
+grep -q '^| pre-trained: Lightweight | \*\*[0-9.]*\*\* \[1/2\] ([0-9.]*) | \*\*[0-9.]* ± [0-9.]*\*\* ([0-9.]*) |$' \
+  results/smoke/table2.md || { cat results/smoke/table2.md; fail "not SST-2 [1/2] and TREC's mean ± sd"; }
+grep -q '^- seeds: pre-training 1, fine-tuning 1, 2 ' results/smoke/table2.md || fail "the seeds' provenance"
+[ "$(wc -l < results/smoke/table2.csv)" = 33 ] || fail "table2.csv should have a header and 2 x 16 rows"
+if "$convpt" reproduce seeds.yaml --seeds 3 --dry-run >bad.log 2>&1; then fail "--seeds 3 was accepted"; fi
+grep -q -- "--seeds: 3 is not a fine-tuning seed of grid smoke" bad.log || { cat bad.log; fail "bad --seeds message"; }
+
 # Bad grids and filters are refused with the file, line and key, before anything runs.
 printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  model: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \
   "$src/experiments/smoke/tokenizer.yaml" "$src/experiments/smoke/lightconv.yaml" >bad.yaml

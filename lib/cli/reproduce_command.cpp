@@ -37,6 +37,7 @@ namespace {
 struct Flags {
   std::string grid;
   std::vector<std::string> rows, datasets;
+  std::vector<int64_t> seeds;
   bool force = false, dry_run = false;
 };
 
@@ -126,7 +127,7 @@ class GridRunner {
 
   int run() {
     const config::GridSpec& grid = layout_.grid();
-    const std::vector<Cell> cells = experiments::grid_cells(grid, flags_.rows, flags_.datasets);
+    const std::vector<Cell> cells = experiments::grid_cells(grid, flags_.rows, flags_.datasets, flags_.seeds);
     layout_.refuse_grid_settings(global_.config_overrides());
     log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
               ", tables in ", layout_.results_dir().string());
@@ -329,17 +330,17 @@ Action add_reproduce_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--rows", flags->rows, "only these rows: scratch, pretrained, an architecture, or <arch>-<row>")
       ->delimiter(',');
   cmd->add_option("--datasets", flags->datasets, "only these datasets (comma-separated task names)")->delimiter(',');
+  cmd->add_option("--seeds", flags->seeds, "only these fine-tuning seeds (of grid.finetune_seeds)")->delimiter(',');
   cmd->add_flag("--force", flags->force, "redo the selected runs even when finished");
   cmd->add_flag("--dry-run", flags->dry_run, "write the runs' configs and print the commands without running them");
   return [flags, &global]() -> int {
     std::string command = "convpt reproduce " + flags->grid;
-    if (!flags->rows.empty()) {
-      command += " --rows ";
-      for (size_t i = 0; i < flags->rows.size(); ++i) command += (i ? "," : "") + flags->rows[i];
-    }
-    if (!flags->datasets.empty()) {
-      command += " --datasets ";
-      for (size_t i = 0; i < flags->datasets.size(); ++i) command += (i ? "," : "") + flags->datasets[i];
+    if (!flags->rows.empty()) command += " --rows " + join(flags->rows, ",");
+    if (!flags->datasets.empty()) command += " --datasets " + join(flags->datasets, ",");
+    if (!flags->seeds.empty()) {
+      std::vector<std::string> seeds;
+      for (const int64_t seed : flags->seeds) seeds.push_back(std::to_string(seed));
+      command += " --seeds " + join(seeds, ",");
     }
     return GridRunner(*flags, global, command).run();
   };

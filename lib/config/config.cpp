@@ -323,6 +323,12 @@ GridConfig load_grid_config(const std::filesystem::path& path) {
   const bool pretrained = std::find(g.rows.begin(), g.rows.end(), "pretrained") != g.rows.end();
   check.require(!pretrained || !g.pretrain.empty(), "grid.pretrain", "the pretrained row needs pre-training files");
   check.non_negative(g.seed, "grid.seed");
+  for (size_t i = 0; i < g.finetune_seeds.size(); ++i) {
+    check.non_negative(g.finetune_seeds[i], "grid.finetune_seeds");
+    check.require(std::find(g.finetune_seeds.begin(), g.finetune_seeds.begin() + i, g.finetune_seeds[i]) ==
+                      g.finetune_seeds.begin() + i,
+                  "grid.finetune_seeds", "lists seed " + std::to_string(g.finetune_seeds[i]) + " twice");
+  }
   auto exists = [&](const std::string& file, const std::string& key) {
     for (const std::string& arch : g.archs)
       for (const std::string& dataset : g.datasets) {

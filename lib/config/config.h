@@ -249,9 +249,15 @@ struct GridSpec {
   std::string model;                 // the model file of each architecture, e.g. ../models/{arch}-cpu.yaml
   std::vector<std::string> pretrain;  // files merged for each architecture's pre-training
   std::vector<std::string> finetune;  // files merged for each cell's fine-tuning
-  int64_t seed = 1;
+  int64_t seed = 1;                     // every run's seed; the pre-trainings' always
+  std::vector<int64_t> finetune_seeds;  // each cell fine-tuned once per seed (default: [seed]), over one pre-training
   std::string output_dir = "runs";
   std::string results_dir = "results";
+
+  // The fine-tuning seeds: finetune_seeds, or [seed] when it is not set.
+  std::vector<int64_t> cell_seeds() const {
+    return finetune_seeds.empty() ? std::vector<int64_t>{seed} : finetune_seeds;
+  }
 
   bool operator==(const GridSpec&) const = default;
   template <class V> void visit(V& v) {
@@ -264,6 +270,7 @@ struct GridSpec {
     v("pretrain", pretrain);
     v("finetune", finetune, {.required = true});
     v("seed", seed);
+    v("finetune_seeds", finetune_seeds);
     v("output_dir", output_dir);
     v("results_dir", results_dir);
   }

@@ -30,10 +30,36 @@ std::vector<std::pair<std::string, std::string>> columns(const config::GridSpec&
   return out;
 }
 
-std::optional<double> ours(const GridReport& r, const Cell& cell, const std::string& metric) {
-  const auto it = r.results.find(cell.run_name());
-  if (it == r.results.end()) return std::nullopt;
-  return 100.0 * (metric == "f1" ? it->second.f1 : it->second.accuracy);
+double score_of(const CellResult& result, const std::string& metric) {
+  return 100.0 * (metric == "f1" ? result.f1 : result.accuracy);
+}
+
+// Our scores of one (architecture, row, dataset) over the seeds finished: their mean, sample standard deviation (0
+// for one seed, and not shown) and count.
+struct Scores {
+  double mean = 0, sd = 0;
+  int n = 0;
+};
+
+std::optional<Scores> ours(const GridReport& r, const std::string& arch, const std::string& row,
+                           const std::string& dataset, const std::string& metric) {
+  std::vector<double> values;
+  for (const Cell& cell : r.cells) {
+    if (cell.arch != arch || cell.row != row || cell.dataset != dataset) continue;
+    if (const auto it = r.results.find(cell.run_name()); it != r.results.end())
+      values.push_back(score_of(it->second, metric));
+  }
+  if (values.empty()) return std::nullopt;
+  Scores s;
+  s.n = int(values.size());
+  for (const double v : values) s.mean += v / s.n;
+  for (const double v : values) s.sd += s.n > 1 ? (v - s.mean) * (v - s.mean) / (s.n - 1) : 0.0;
+  s.sd = std::sqrt(s.sd);
+  return s;
+}
+
+std::optional<double> mean_of(const std::optional<Scores>& scores) {
+  return scores ? std::optional<double>(scores->mean) : std::nullopt;
 }
 
 std::optional<double> paper(const Cell& cell, const std::string& metric) {
@@ -101,23 +127,60 @@ std::string describe(const FindingCount& c) {
   return out.str();
 }
 
+std::string join_seeds(const std::vector<int64_t>& seeds) {
+  std::string out;
+  for (size_t i = 0; i < seeds.size(); ++i) out += (i ? ", " : "") + std::to_string(seeds[i]);
+  return out;
+}
+
+// Finding 1 beyond the seeds' spread: pairs whose mean gain exceeds twice its standard error (sqrt(sd_p^2/n_p +
+// sd_s^2/n_s), about a 95% one-sided bound), among the pairs with at least 2 seeds finished in both rows.
+std::string clear_gains(const GridReport& r) {
+  int clear = 0, total = 0;
+  for (const auto& arch : r.grid.archs) {
+    if (arch == "transformer") continue;
+    for (const auto& dataset : r.grid.datasets) {
+      const std::string metric = primary_metric(dataset);
+      const auto pretrained = ours(r, arch, "pretrained", dataset, metric),
+                 scratch = ours(r, arch, "scratch", dataset, metric);
+      if (!pretrained || !scratch || pretrained->n < 2 || scratch->n < 2) continue;
+      ++total;
+      const double error = std::sqrt(pretrained->sd * pretrained->sd / pretrained->n +
+                                     scratch->sd * scratch->sd / scratch->n);
+      clear += pretrained->mean - scratch->mean > 2 * error;
+    }
+  }
+  if (total == 0) return "Beyond the seeds' spread: not measured (needs 2 seeds of both rows).";
+  return "Beyond the seeds' spread (mean gain > 2 standard errors): " + std::to_string(clear) + " of " +
+         std::to_string(total) + " pairs with 2 or more seeds in both rows.";
+}
+
 }  // namespace
 
 std::vector<Cell> grid_cells(const config::GridSpec& grid, const std::vector<std::string>& rows,
-                             const std::vector<std::string>& datasets) {
+                             const std::vector<std::string>& datasets, const std::vector<int64_t>& seeds) {
   for (const auto& d : datasets)
     if (!contains(grid.datasets, d)) throw std::invalid_argument("--datasets: '" + d + "' is not in grid " + grid.name);
+  const std::vector<int64_t> grid_seeds = grid.cell_seeds();
+  for (const int64_t seed : seeds)
+    if (std::find(grid_seeds.begin(), grid_seeds.end(), seed) == grid_seeds.end())
+      throw std::invalid_argument("--seeds: " + std::to_string(seed) + " is not a fine-tuning seed of grid " +
+                                  grid.name + " (grid.finetune_seeds, else grid.seed)");
   std::vector<Cell> cells;
   std::vector<bool> filter_used(rows.size(), false);
-  for (const auto& row : {std::string("scratch"), std::string("pretrained")}) {
-    if (!contains(grid.rows, row)) continue;
-    for (const auto& arch : grid.archs) {
-      bool wanted = rows.empty();
-      for (size_t i = 0; i < rows.size(); ++i)
-        if (rows[i] == row || rows[i] == arch || rows[i] == arch + "-" + row) wanted = filter_used[i] = true;
-      if (!wanted) continue;
-      for (const auto& dataset : grid.datasets)
-        if (datasets.empty() || contains(datasets, dataset)) cells.push_back({arch, row, dataset});
+  for (const int64_t seed : grid_seeds) {
+    if (!seeds.empty() && std::find(seeds.begin(), seeds.end(), seed) == seeds.end()) continue;
+    for (const auto& row : {std::string("scratch"), std::string("pretrained")}) {
+      if (!contains(grid.rows, row)) continue;
+      for (const auto& arch : grid.archs) {
+        bool wanted = rows.empty();
+        for (size_t i = 0; i < rows.size(); ++i)
+          if (rows[i] == row || rows[i] == arch || rows[i] == arch + "-" + row) wanted = filter_used[i] = true;
+        if (!wanted) continue;
+        for (const auto& dataset : grid.datasets)
+          if (datasets.empty() || contains(datasets, dataset))
+            cells.push_back({arch, row, dataset, seed == grid.seed ? std::nullopt : std::optional<int64_t>(seed)});
+      }
     }
   }
   for (size_t i = 0; i < rows.size(); ++i)
@@ -142,7 +205,7 @@ fs::path GridLayout::source(const std::string& file, const std::string& arch, co
 
 void GridLayout::refuse_grid_settings(const std::vector<std::string>& overrides) const {
   const std::vector<std::pair<std::string, std::string>> owned = {
-      {"run.seed", "grid.seed (a grid per seed keeps their runs apart)"},
+      {"run.seed", "grid.seed and grid.finetune_seeds"},
       {"run.output_dir", "grid.output_dir"},
       {"run.name", "the cell (" + runs_dir().string() + "/<run>)"},
       {"model.arch", "grid.archs"}};
@@ -156,11 +219,11 @@ void GridLayout::refuse_grid_settings(const std::vector<std::string>& overrides)
   }
 }
 
-std::vector<std::string> GridLayout::run_settings(const fs::path& run_dir, const std::string& arch,
+std::vector<std::string> GridLayout::run_settings(const fs::path& run_dir, const std::string& arch, int64_t seed,
                                                   std::vector<std::string> overrides) const {
   overrides.push_back("run.output_dir=" + run_dir.parent_path().string());
   overrides.push_back("run.name=" + run_dir.filename().string());
-  overrides.push_back("run.seed=" + std::to_string(grid_.seed));
+  overrides.push_back("run.seed=" + std::to_string(seed));
   overrides.push_back("model.arch=" + arch);
   return overrides;
 }
@@ -176,11 +239,12 @@ config::Config GridLayout::compose(const std::vector<std::string>& files, const 
 }
 
 config::Config GridLayout::pretrain_config(const std::string& arch, const std::vector<std::string>& overrides) const {
-  return compose(grid_.pretrain, arch, "", run_settings(pretrain_run(arch), arch, overrides));
+  return compose(grid_.pretrain, arch, "", run_settings(pretrain_run(arch), arch, grid_.seed, overrides));
 }
 
 config::Config GridLayout::finetune_config(const Cell& cell, const std::vector<std::string>& overrides) const {
-  std::vector<std::string> settings = run_settings(cell_run(cell), cell.arch, overrides);
+  std::vector<std::string> settings =
+      run_settings(cell_run(cell), cell.arch, cell.other_seed.value_or(grid_.seed), overrides);
   settings.push_back("finetune.task=" + cell.dataset);
   if (cell.row == "pretrained") settings.push_back("finetune.init=" + pretrain_run(cell.arch).string());
   return compose(grid_.finetune, cell.arch, cell.dataset, settings);
@@ -238,11 +302,18 @@ double recorded_wall_seconds(const fs::path& run_dir) {
 
 std::string table2_markdown(const GridReport& r) {
   const auto cols = columns(r.grid);
+  const std::vector<int64_t> seeds = r.grid.cell_seeds();
+  const int n_seeds = int(seeds.size());
   std::ostringstream md;
   md << "# Table 2, grid `" << r.grid.name << "`: convpt beside the paper\n\n"
      << "Each cell: **ours** (paper). Accuracy in %, F1 of the toxic class where noted; test split; the model selected on "
         "dev. The paper's models are 12+12-layer, d_model 768, pre-trained on C4 for 524k steps; see the grid's "
-        "files for ours.\n\n";
+        "files for ours.";
+  if (n_seeds > 1)
+    md << " Ours is the mean ± standard deviation over " << n_seeds << " fine-tuning seeds (" << join_seeds(seeds)
+       << ") of one pre-training per architecture (seed " << r.grid.seed << "); [n/" << n_seeds
+       << "]: only n of them finished so far.";
+  md << "\n\n";
   md << "| model |";
   bool any_sample = false;
   for (const auto& [dataset, metric] : cols) {
@@ -255,15 +326,15 @@ std::string table2_markdown(const GridReport& r) {
   md << "\n|---|";
   for (size_t i = 0; i < cols.size(); ++i) md << "---|";
   md << "\n";
-  auto value_of = [&](const std::string& arch, const std::string& row, const std::string& dataset,
-                      const std::string& metric) { return ours(r, Cell{arch, row, dataset}, metric); };
   for (const auto& row : {std::string("scratch"), std::string("pretrained")}) {
     if (!contains(r.grid.rows, row)) continue;
     for (const auto& arch : r.grid.archs) {
       md << "| " << (row == "scratch" ? "no pre-training: " : "pre-trained: ") << arch_title(arch) << " |";
       for (const auto& [dataset, metric] : cols) {
-        const Cell cell{arch, row, dataset};
-        md << " **" << fixed(ours(r, cell, metric)) << "** (" << fixed(paper(cell, metric)) << ") |";
+        const auto scores = ours(r, arch, row, dataset, metric);
+        md << " **" << fixed(mean_of(scores)) << (scores && scores->n > 1 ? " ± " + fixed(scores->sd) : "") << "**";
+        if (scores && scores->n < n_seeds) md << " [" << scores->n << "/" << n_seeds << "]";
+        md << " (" << fixed(paper(Cell{arch, row, dataset}, metric)) << ") |";
       }
       md << "\n";
     }
@@ -277,7 +348,9 @@ std::string table2_markdown(const GridReport& r) {
           if (!after || !before) return std::nullopt;
           return *after - *before;
         };
-        md << " **" << fixed(gain([&](const Cell& c) { return ours(r, c, metric); }), true) << "** ("
+        md << " **" << fixed(gain([&](const Cell& c) { return mean_of(ours(r, c.arch, c.row, c.dataset, metric)); }),
+                              true)
+           << "** ("
            << fixed(gain([&](const Cell& c) { return paper(c, metric); }), true) << ") |";
       }
       md << "\n";
@@ -293,7 +366,7 @@ std::string table2_markdown(const GridReport& r) {
 
   // The findings, on each dataset's primary metric.
   auto ours_primary = [&](const std::string& arch, const std::string& row, const std::string& dataset) {
-    return value_of(arch, row, dataset, primary_metric(dataset));
+    return mean_of(ours(r, arch, row, dataset, primary_metric(dataset)));
   };
   // The paper's side of a finding counts the cells we measured, no others.
   auto paper_primary = [&](const std::string& arch, const std::string& row, const std::string& dataset) {
@@ -307,8 +380,9 @@ std::string table2_markdown(const GridReport& r) {
         "measured so far.\n\n"
      << "1. Convolutions also gain from pre-training (pre-trained > from scratch): ours "
      << describe(count_finding(r, ours_primary, gains, "gain")) << ". Paper, same datasets: "
-     << describe(count_finding(r, paper_primary, gains, "gain")) << ".\n"
-     << "2. Pre-trained convolutions are within 1 point of the pre-trained Transformer, or better: ours "
+     << describe(count_finding(r, paper_primary, gains, "gain")) << ".\n";
+  if (n_seeds > 1) md << "   " << clear_gains(r) << "\n";
+  md << "2. Pre-trained convolutions are within 1 point of the pre-trained Transformer, or better: ours "
      << describe(count_finding(r, ours_primary, competitive, "vs Transformer")) << ". Paper, same datasets: "
      << describe(count_finding(r, paper_primary, competitive, "vs Transformer")) << ".\n";
 
@@ -319,8 +393,12 @@ std::string table2_markdown(const GridReport& r) {
     separator = ", ";
   }
   if (r.runs_by_commit.empty()) md << " no run finished yet";
-  md << "\n- table rendered by convpt commit: `" << r.commit << "`\n- seed: " << r.grid.seed
-     << " (every run; the data order and initialisation follow from it)\n";
+  md << "\n- table rendered by convpt commit: `" << r.commit << "`\n";
+  if (n_seeds == 1 && seeds.front() == r.grid.seed)
+    md << "- seed: " << r.grid.seed << " (every run; the data order and initialisation follow from it)\n";
+  else
+    md << "- seeds: pre-training " << r.grid.seed << ", fine-tuning " << join_seeds(seeds)
+       << " (the data order and initialisation follow from them)\n";
   double total = 0;
   for (const auto& [arch, seconds] : r.pretrain_seconds) total += seconds;
   for (const auto& [name, result] : r.results) total += result.wall_seconds;
@@ -332,14 +410,15 @@ std::string table2_markdown(const GridReport& r) {
 
 std::string table2_csv(const GridReport& r) {
   std::ostringstream csv;
-  csv << "arch,row,dataset,metric,ours,paper,examples,sample_only,best_step,wall_seconds\n";
+  csv << "arch,row,dataset,seed,metric,ours,paper,examples,sample_only,best_step,wall_seconds\n";
   for (const Cell& cell : r.cells) {
     const auto it = r.results.find(cell.run_name());
     for (const auto& metric : is_toxicity(cell.dataset) ? std::vector<std::string>{"accuracy", "f1"}
                                                         : std::vector<std::string>{"accuracy"}) {
-      const auto our = ours(r, cell, metric), their = paper(cell, metric);
-      csv << cell.arch << "," << cell.row << "," << cell.dataset << "," << metric << ","
-          << (our ? fixed(our) : "") << "," << (their ? fixed(their) : "") << ",";
+      const auto their = paper(cell, metric);
+      csv << cell.arch << "," << cell.row << "," << cell.dataset << "," << cell.other_seed.value_or(r.grid.seed)
+          << "," << metric << "," << (it != r.results.end() ? fixed(score_of(it->second, metric)) : "") << ","
+          << (their ? fixed(their) : "") << ",";
       if (it != r.results.end())
         csv << it->second.examples << "," << (it->second.sample_only ? "true" : "false") << ","
             << it->second.best_step << "," << std::fixed << std::setprecision(1) << it->second.wall_seconds;

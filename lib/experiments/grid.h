@@ -3,6 +3,7 @@
 // numbers beside the paper's with an explicit check of the paper's findings.
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,17 +12,23 @@
 
 namespace convpt::experiments {
 
-// One fine-tuning run: an architecture, from scratch or pre-trained, on one dataset.
+// One fine-tuning run: an architecture, from scratch or pre-trained, on one dataset, with one seed.
 struct Cell {
   std::string arch, row, dataset;  // row: scratch | pretrained
-  std::string run_name() const { return dataset + "-" + arch + "-" + row; }
+  // A fine-tuning seed besides grid.seed (grid.finetune_seeds); none: grid.seed, whose runs keep the plain name
+  // that grids of one seed have always used.
+  std::optional<int64_t> other_seed = std::nullopt;
+  std::string run_name() const {
+    return dataset + "-" + arch + "-" + row + (other_seed ? "-seed" + std::to_string(*other_seed) : "");
+  }
 };
 
-// The grid's cells in the paper's order (scratch rows, then pretrained; architectures as listed), restricted to
-// `rows` and `datasets` when non-empty. A row filter entry is "scratch", "pretrained", an architecture (both of its
-// rows) or "<arch>-<row>"; an entry that matches nothing in the grid is an error naming it.
+// The grid's cells, seed by seed (grid.cell_seeds() in order), each seed in the paper's order (scratch rows, then
+// pretrained; architectures as listed), restricted to `rows`, `datasets` and `seeds` when non-empty. A row filter
+// entry is "scratch", "pretrained", an architecture (both of its rows) or "<arch>-<row>"; an entry that matches
+// nothing in the grid is an error naming it.
 std::vector<Cell> grid_cells(const config::GridSpec& grid, const std::vector<std::string>& rows = {},
-                             const std::vector<std::string>& datasets = {});
+                             const std::vector<std::string>& datasets = {}, const std::vector<int64_t>& seeds = {});
 
 // Where a grid's runs go and how their configs are composed: the grid's files (relative to the grid file, with
 // "{arch}" and "{dataset}" replaced) merged in order, the model section replaced by the model file's, then
@@ -49,7 +56,7 @@ class GridLayout {
   std::filesystem::path source(const std::string& file, const std::string& arch, const std::string& dataset) const;
   config::Config compose(const std::vector<std::string>& files, const std::string& arch, const std::string& dataset,
                          const std::vector<std::string>& settings) const;
-  std::vector<std::string> run_settings(const std::filesystem::path& run_dir, const std::string& arch,
+  std::vector<std::string> run_settings(const std::filesystem::path& run_dir, const std::string& arch, int64_t seed,
                                         std::vector<std::string> overrides) const;
   std::filesystem::path grid_file_;
   config::GridSpec grid_;
@@ -78,9 +85,10 @@ struct GridReport {
   std::string command, commit;                     // commit: the binary that rendered the table
 };
 
-// results/<grid>/table2.md: ours beside the paper's, gains from pre-training, the findings check, provenance.
+// results/<grid>/table2.md: ours beside the paper's, gains from pre-training, the findings check, provenance. With
+// several fine-tuning seeds, each of our cells is the mean over the seeds finished, with their standard deviation.
 std::string table2_markdown(const GridReport& report);
-// results/<grid>/table2.csv: one line per (cell, metric) with the paper's value beside ours.
+// results/<grid>/table2.csv: one line per (cell, seed, metric) with the paper's value beside ours.
 std::string table2_csv(const GridReport& report);
 
 }  // namespace convpt::experiments
