@@ -126,7 +126,7 @@ sys.exit(0 if b is not None and abs(a - b) <= 1e-4 * abs(a) else f'valid_loss {a
   { echo "FAIL: resuming a finished pretrain changed its results.json"; failures=$((failures + 1)); }
 expect 0 "--resume: no checkpoint in .*runs/fresh yet; the run starts from step 0" -- \
   "${run[@]}" --set run.name=fresh --set pretrain.steps=1 pretrain --config "$smoke" --resume
-expect 1 "runs/pt holds a pretrain run, which finetune --resume cannot continue" -- "${run[@]}" --set run.name=pt \
+expect 1 "runs/pt holds a pretrain run, not a finetune run, which finetune --resume cannot continue" -- "${run[@]}" --set run.name=pt \
   finetune --config "$smoke" --task "$tmp/task/mini.yaml" --data-root "$tmp/data" --resume
 expect 1 "^convpt: error: loss is nan at step [0-9]+; stopped without saving" -- "${run[@]}" --log-level off \
   --set run.name=nan --set pretrain.learning_rate=1e30 --set pretrain.steps=30 pretrain --config "$smoke"

@@ -45,6 +45,13 @@ rm shards/smoke/encoded_with.json
 grep -q '^\$ convpt .*tokenize encode' reencode.log || fail "shards without their record were not encoded again"
 [ -s shards/smoke/encoded_with.json ] || fail "the new encoding was not recorded"
 if grep -q '^\$ convpt \(pretrain\|finetune\)' reencode.log; then fail "re-encoding the same data retrained"; fi
+# So are shards of a task split whose data changed since (here its recorded fingerprint stands for the old data).
+sed -i 's|"tasks/trec/test": "fnv1a64:[0-9a-f]*"|"tasks/trec/test": "fnv1a64:0000000000000000"|' shards/smoke/encoded_with.json
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" >changed.log 2>&1 || fail "run after a data change"
+grep -q 'tasks/trec/test: its data changed since it was encoded; encoding again' changed.log ||
+  { cat changed.log; fail "shards of changed task data were not found stale"; }
+grep -q '^\$ convpt .*tokenize encode' changed.log || fail "shards of changed task data were not encoded again"
+if grep -q 'fnv1a64:0000000000000000' shards/smoke/encoded_with.json; then fail "the record was not renewed"; fi
 
 # --force redoes exactly the selected cells; the others stay cached.
 "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-scratch --datasets trec --force \
@@ -110,20 +117,35 @@ waited=$(line_of 'pretrain-lightconv: .*waiting for it to finish')
 [ -n "$passed" ] && [ -n "$scratch" ] && [ "$passed" -lt "$scratch" ] && [ "$scratch" -lt "$waited" ] ||
   { cat wait.log; fail "the busy pre-training was not passed over for the scratch cell, then waited for"; }
 
-# A second fine-tuning seed under the same grid name: the pre-training and seed 1's cells stay cached, --seeds 2 runs
-# just the new seed's cells, named <cell>-seed2 and seeded 2; the table averages the seeds finished per cell.
+# A second fine-tuning seed under the same grid name: the pre-training and seed 1's cells stay cached and only the
+# new seed's cells run, named <cell>-seed2 and seeded 2; --seeds selects seeds; the table averages the seeds
+# finished per cell; a grid whose seed changed under the same name refuses the runs of the old seed.
 sed -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" -e 's/^  seed: 1$/  seed: 1\n  finetune_seeds: [1, 2]/' \
   "$src/experiments/smoke/table2.yaml" >seeds.yaml
-"$convpt" --threads 1 reproduce seeds.yaml --rows lightconv --datasets trec --seeds 2 >seeds.log 2>&1 ||
+"$convpt" --threads 1 reproduce seeds.yaml --rows lightconv --datasets trec >seeds.log 2>&1 ||
   { cat seeds.log; fail "a second seed"; }
-[ "$(grep -c '^\$ convpt finetune' seeds.log)" = 2 ] || { cat seeds.log; fail "--seeds 2 should run 2 fine-tunes"; }
+[ "$(grep -c '^\$ convpt finetune' seeds.log)" = 2 ] || { cat seeds.log; fail "a second seed should run 2 fine-tunes"; }
+[ "$(grep -c '^\$ convpt finetune .*-seed2.yaml' seeds.log)" = 2 ] || fail "the fine-tunes run are not seed 2's"
+grep -q 'trec-lightconv-scratch: finished earlier, skipped' seeds.log || fail "seed 1's cell was not cached"
 if grep -q '^\$ convpt pretrain' seeds.log; then fail "a second fine-tuning seed pre-trained again"; fi
 grep -q '^  seed: 2$' runs/smoke/configs/trec-lightconv-pretrained-seed2.yaml || fail "the seed-2 cell is not seeded 2"
 [ -f runs/smoke/trec-lightconv-scratch-seed2/results.json ] || fail "no seed-2 run"
-grep -q '^| pre-trained: Lightweight | \*\*[0-9.]*\*\* \[1/2\] ([0-9.]*) | \*\*[0-9.]* ± [0-9.]*\*\* ([0-9.]*) |$' \
-  results/smoke/table2.md || { cat results/smoke/table2.md; fail "not SST-2 [1/2] and TREC's mean ± sd"; }
+"$convpt" --threads 1 reproduce seeds.yaml --rows lightconv-pretrained --seeds 2 >seeds2.log 2>&1 ||
+  { cat seeds2.log; fail "--seeds 2"; }
+[ "$(grep -c '^\$ convpt finetune .*sst2-lightconv-pretrained-seed2.yaml' seeds2.log)" = 1 ] || fail "--seeds 2 run"
+if grep -q 'lightconv-pretrained: finished' seeds2.log; then fail "--seeds 2 selected seed 1's cells"; fi
+grep -q '^| pre-trained: Lightweight | \*\*[0-9.]* ± [0-9.]*\*\* ([0-9.]*) | \*\*[0-9.]* ± [0-9.]*\*\* ([0-9.]*) |$' \
+  results/smoke/table2.md || { cat results/smoke/table2.md; fail "the two-seed cells are not a mean ± sd"; }
+grep -q '^| pre-trained: Transformer | \*\*[0-9.]*\*\* \[1/2\] (' results/smoke/table2.md ||
+  fail "a one-seed cell of a two-seed grid is not marked [1/2]"
 grep -q '^- seeds: pre-training 1, fine-tuning 1, 2 ' results/smoke/table2.md || fail "the seeds' provenance"
 [ "$(wc -l < results/smoke/table2.csv)" = 33 ] || fail "table2.csv should have a header and 2 x 16 rows"
+sed 's/^  seed: 1$/  seed: 2/' seeds.yaml >seed2.yaml
+if "$convpt" --threads 1 reproduce seed2.yaml --rows lightconv --datasets trec >seed2.log 2>&1; then
+  fail "runs of seed 1 were taken for seed 2's"
+fi
+grep -q 'runs/smoke/pretrain-lightconv holds a run seeded 1, not 2: its results would not belong' seed2.log ||
+  { cat seed2.log; fail "no clear refusal of another seed's runs"; }
 if "$convpt" reproduce seeds.yaml --seeds 3 --dry-run >bad.log 2>&1; then fail "--seeds 3 was accepted"; fi
 grep -q -- "--seeds: 3 is not a fine-tuning seed of grid smoke" bad.log || { cat bad.log; fail "bad --seeds message"; }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -24,6 +25,7 @@
 #include "core/run_dir.h"
 #include "core/text.h"
 #include "data/shards.h"
+#include "data/tasks.h"
 #include "experiments/grid.h"
 #include "tokenizer/tokenizer.h"
 #include "training/checkpoint.h"
@@ -210,13 +212,32 @@ class GridRunner {
     return kOk;
   }
 
-  // Whether the shards' record says they are complete and made with the current vocabulary; a corrupt record says
-  // they are not.
+  // Whether the shards' record says they are complete, made with the current vocabulary from the data root and task
+  // data there now (a task file edited or replaced since makes them stale); a corrupt record says they are not.
   bool shards_current() const {
     try {
       const auto encoded = data::read_shards_provenance(tokenizer_.data.shards);
-      return encoded && !tokenizer_fingerprint_.empty() && encoded->tokenizer_fingerprint == tokenizer_fingerprint_;
-    } catch (const std::runtime_error& e) {
+      if (!encoded || tokenizer_fingerprint_.empty() || encoded->tokenizer_fingerprint != tokenizer_fingerprint_)
+        return false;
+      const fs::path root = fs::canonical(data::resolve_data_root("", tokenizer_.data.root));
+      if (encoded->data_root != root.string()) {
+        log::info(tokenizer_.data.shards, " were encoded from ", encoded->data_root, ", not ", root.string(),
+                  ": encoding again");
+        return false;
+      }
+      const auto& datasets = layout_.grid().datasets;
+      for (const auto& [shard, fingerprint] : encoded->fingerprints) {  // "tasks/<task>/<split>"
+        const size_t slash = shard.rfind('/');
+        if (!shard.starts_with("tasks/") || slash <= 6) continue;
+        const std::string task = shard.substr(6, slash - 6), split = shard.substr(slash + 1);
+        if (std::find(datasets.begin(), datasets.end(), task) == datasets.end()) continue;
+        if (data::find_task(task, root).fingerprint(split) != fingerprint) {
+          log::info(tokenizer_.data.shards, "/", shard, ": its data changed since it was encoded; encoding again");
+          return false;
+        }
+      }
+      return true;
+    } catch (const std::exception& e) {
       log::warn(e.what(), ": encoding again");
       return false;
     }
@@ -264,6 +285,10 @@ class GridRunner {
         throw std::runtime_error(run_dir.string() + " was trained on the ids of tokenizer " + trained_on + ", but " +
                                  tokenizer_.data.tokenizer + " is now " + tokenizer_fingerprint_ +
                                  ": its results would not belong in this table (--force redoes the runs)");
+      // Nor would a run of another seed (grid.seed changed under the same grid.name) or initial weights.
+      if (const std::string differs = how_run_differs(run_dir, config, command); !differs.empty())
+        throw std::runtime_error(run_dir.string() + " " + differs + ": its results would not belong in this table " +
+                                 "(--force redoes the runs; a grid of another seed wants a grid.name of its own)");
       log::info(run_dir.string(), ": finished earlier, skipped (--force redoes it)");
       return {};
     }

@@ -50,22 +50,20 @@ std::string recorded_command(const fs::path& dir) {
   return "";
 }
 
-// --resume goes on with the same run: the command that made it and, for fine-tuning, the same task and initial
-// weights (the trainer checks the model against the checkpoint it resumes from).
-void check_same_run(const fs::path& dir, const config::Config& config, const std::string& command) {
-  const std::string made_by = recorded_command(dir);
-  if (!made_by.empty() && made_by != command)
-    throw std::runtime_error("run directory " + dir.string() + " holds a " + made_by + " run, which " + command +
-                             " --resume cannot continue; choose another run.name");
-  if (command != "finetune") return;
-  const config::FinetuneConfig before = config::load_config(dir / "config.yaml").finetune;
-  const config::FinetuneConfig& now = config.finetune;
-  if (before.task != now.task || before.init != now.init)
-    throw std::runtime_error("run directory " + dir.string() + " holds fine-tuning on task '" + before.task +
-                             "' from init '" + before.init + "', not on task '" + now.task + "' from init '" +
-                             now.init + "'; choose another run.name");
-}
 }  // namespace
+
+std::string how_run_differs(const fs::path& dir, const config::Config& config, const std::string& command) {
+  const std::string made_by = recorded_command(dir);
+  if (!made_by.empty() && made_by != command) return "holds a " + made_by + " run, not a " + command + " run";
+  const config::Config before = config::load_config(dir / "config.yaml");
+  if (before.run.seed != config.run.seed)
+    return "holds a run seeded " + std::to_string(before.run.seed) + ", not " + std::to_string(config.run.seed);
+  if (command == "finetune" && (before.finetune.task != config.finetune.task ||
+                                before.finetune.init != config.finetune.init))
+    return "holds fine-tuning on task '" + before.finetune.task + "' from init '" + before.finetune.init +
+           "', not on task '" + config.finetune.task + "' from init '" + config.finetune.init + "'";
+  return "";
+}
 
 RunDir RunDir::create(const config::Config& config, const std::string& command, bool allow_existing) {
   const std::string name =
@@ -75,7 +73,10 @@ RunDir RunDir::create(const config::Config& config, const std::string& command, 
     if (!allow_existing)
       throw std::runtime_error("run directory " + path.string() +
                                " already holds a run; choose another run.name or resume it");
-    check_same_run(path, config, command);
+    // --resume goes on with the same run (the trainer checks the model against the checkpoint it resumes from).
+    if (const std::string differs = how_run_differs(path, config, command); !differs.empty())
+      throw std::runtime_error("run directory " + path.string() + " " + differs + ", which " + command +
+                               " --resume cannot continue; choose another run.name");
   }
   fs::create_directories(path);
   write_file_atomically(path / kRunRecord, "{\"command\": " + json::quote(command) + "}\n");

@@ -10,8 +10,8 @@ namespace convpt {
 class RunDir {
  public:
   // Creates <run.output_dir>/<run.name> (name defaults to "<command>-<arch>-<UTC time>"), refusing to reuse a
-  // directory that already holds a run unless `allow_existing` (resume), and then only a run of the same command
-  // (and, fine-tuning, the same task and init). Writes run.json (the command) and config.yaml, starts log.txt.
+  // directory that already holds a run unless `allow_existing` (resume), and then only the same run (see
+  // how_run_differs). Writes run.json (the command) and config.yaml, starts log.txt.
   static RunDir create(const config::Config& config, const std::string& command, bool allow_existing = false);
 
   const std::filesystem::path& path() const { return path_; }
@@ -21,6 +21,11 @@ class RunDir {
   explicit RunDir(std::filesystem::path path) : path_(std::move(path)) {}
   std::filesystem::path path_;
 };
+
+// Why the run in `dir` is not the run that `config` and `command` describe: another command, another run.seed or,
+// for fine-tuning, another task or initial weights; "" when it is the same run. Reads dir's run.json and config.yaml.
+std::string how_run_differs(const std::filesystem::path& dir, const config::Config& config,
+                            const std::string& command);
 
 // An exclusive advisory lock (flock) on the file `path`, created if missing, held while the object lives. The
 // kernel drops it when the holder exits, killed or not, so an interrupted run never leaves a stale lock. Several

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <stdexcept>
 
@@ -169,13 +170,14 @@ std::unique_ptr<RowReader> open_source(const Task::Source& source, const fs::pat
 // Path, size and a hash of the contents of a file, or of every file under a directory, one per line (sorted:
 // directory order varies). Not the modification time: see Task::fingerprint.
 std::string file_identity(const fs::path& path) {
-  const auto identity = [](const fs::path& file) {
+  constexpr size_t kChunk = 1 << 20;
+  const auto chunk = std::make_unique_for_overwrite<char[]>(kChunk);  // one for all files (aclImdb has 100k)
+  const auto identity = [&](const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw DataError(file, 0, "cannot read");
     uint64_t hash = kFnv1a64Basis;
-    std::string chunk(1 << 20, '\0');
-    while (in.read(chunk.data(), std::streamsize(chunk.size())) || in.gcount() > 0)
-      hash = fnv1a64(std::string_view(chunk.data(), size_t(in.gcount())), hash);
+    while (in.read(chunk.get(), std::streamsize(kChunk)) || in.gcount() > 0)
+      hash = fnv1a64(std::string_view(chunk.get(), size_t(in.gcount())), hash);
     if (in.bad()) throw DataError(file, 0, "read error");
     return json::quote(file.string()) + " " + std::to_string(fs::file_size(file)) + " " +
            fnv1a64_fingerprint_of(hash) + "\n";
