@@ -48,7 +48,7 @@ if grep -q '^\$ convpt \(pretrain\|finetune\)' reencode.log; then fail "re-encod
 # So are shards of a task split whose data changed since (here its recorded fingerprint stands for the old data).
 sed -i 's|"tasks/trec/test": "fnv1a64:[0-9a-f]*"|"tasks/trec/test": "fnv1a64:0000000000000000"|' shards/smoke/encoded_with.json
 "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" >changed.log 2>&1 || fail "run after a data change"
-grep -q 'tasks/trec/test: its data changed since it was encoded; encoding again' changed.log ||
+grep -q 'tasks/trec/test: the task.s data now has another fingerprint than the one recorded' changed.log ||
   { cat changed.log; fail "shards of changed task data were not found stale"; }
 grep -q '^\$ convpt .*tokenize encode' changed.log || fail "shards of changed task data were not encoded again"
 if grep -q 'fnv1a64:0000000000000000' shards/smoke/encoded_with.json; then fail "the record was not renewed"; fi

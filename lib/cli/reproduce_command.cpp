@@ -232,7 +232,8 @@ class GridRunner {
         const std::string task = shard.substr(6, slash - 6), split = shard.substr(slash + 1);
         if (std::find(datasets.begin(), datasets.end(), task) == datasets.end()) continue;
         if (data::find_task(task, root).fingerprint(split) != fingerprint) {
-          log::info(tokenizer_.data.shards, "/", shard, ": its data changed since it was encoded; encoding again");
+          log::info(tokenizer_.data.shards, "/", shard, ": the task's data now has another fingerprint than the one ",
+                    "recorded (the data changed, or an older convpt recorded it); encoding again");
           return false;
         }
       }
