@@ -26,7 +26,7 @@ expect() {
 
 expect 0 "Subcommands:" -- "$convpt" --help
 expect 0 "^convpt [0-9]+\.[0-9]+\.[0-9]+ \(commit" -- "$convpt" --version
-for cmd in env config info tokenize pretrain finetune eval bench; do
+for cmd in env config info tokenize pretrain finetune eval predict bench; do
   expect 0 "Usage: .*$cmd" -- "$convpt" "$cmd" --help
 done
 expect 2 "x.yaml: cannot open config file" -- "$convpt" pretrain --config x.yaml
@@ -143,6 +143,41 @@ grep -q '"test": {"examples": 3, "accuracy": ' "$tmp/runs/ft/results.json" ||
   { echo "FAIL: finetune results.json lacks test metrics"; failures=$((failures + 1)); }
 expect 0 '^\{"examples": 3, "accuracy": [0-9.]+, "f1": ' -- \
   "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data" --json
+# predict labels new text with the fine-tuned run (its task by default): on the test split's texts, its labels make
+# eval's confusion matrix; --json gives each label word's probability; --text, --input FILE and stdin agree.
+tail -n +2 "$tmp/task/test.tsv" | cut -f1 >"$tmp/test_texts.txt"
+pred=("$convpt" predict --checkpoint "$tmp/runs/ft" --data-root "$tmp/data")
+"${pred[@]}" --input "$tmp/test_texts.txt" >"$tmp/predicted.txt" 2>"$tmp/predict.log" &&
+  "${pred[@]}" --input - --json <"$tmp/test_texts.txt" >"$tmp/predicted.jsonl" 2>>"$tmp/predict.log" &&
+  "${pred[@]}" --text "kari to men" --text "sa lo ver" --text "pi dun el" >"$tmp/predicted_texts.txt" 2>>"$tmp/predict.log" &&
+  "$convpt" eval --checkpoint "$tmp/runs/ft" --task "$tmp/task/mini_dev.yaml" --split test --data-root "$tmp/data" \
+    --json >"$tmp/eval.json" 2>>"$tmp/predict.log" ||
+  { echo "FAIL: predict or eval failed:"; sed 's/^/    /' "$tmp/predict.log"; failures=$((failures + 1)); }
+"$python" - "$tmp/task/test.tsv" "$tmp/predicted.txt" "$tmp/predicted.jsonl" "$tmp/predicted_texts.txt" "$tmp/eval.json" <<'PY' ||
+import json, math, sys
+test, plain, jsonl, texts, evaluation = sys.argv[1:]
+words = ["negative", "positive"]
+gold = [words[int(line.split("\t")[1])] for line in open(test).read().splitlines()[1:]]
+labels = open(plain).read().splitlines()
+rows = [json.loads(line) for line in open(jsonl)]
+assert len(labels) == len(gold) == len(rows), (labels, rows)
+assert open(texts).read().splitlines() == labels, "--text and --input disagree"
+for label, row in zip(labels, rows):
+    p = row["probabilities"]
+    assert sorted(p) == words and abs(sum(p.values()) - 1) < 1e-5, row
+    assert row["label"] == label == max(p, key=p.get), (label, row)
+confusion = [[sum(g == words[a] and l == words[b] for g, l in zip(gold, labels)) for b in range(2)] for a in range(2)]
+assert confusion == json.load(open(evaluation))["confusion"], (confusion, open(evaluation).read())
+PY
+  { echo "FAIL: predict's labels disagree with eval or are malformed"; failures=$((failures + 1)); }
+expect 2 "predict: give --text or --input" -- "${pred[@]}"
+expect 2 "--(text|input) excludes --(input|text)" -- "${pred[@]}" --text a --input "$tmp/test_texts.txt"
+expect 1 "cannot read $tmp/none.txt: No such file" -- "${pred[@]}" --input "$tmp/none.txt"
+: >"$tmp/empty.txt"
+expect 1 "$tmp/empty.txt: no text to classify" -- "${pred[@]}" --input "$tmp/empty.txt"
+expect 2 "runs/pt names no task \(a pre-training run\?\): pass --task" -- \
+  "$convpt" predict --checkpoint "$tmp/runs/pt" --text a --data-root "$tmp/data"
+expect 2 "key 'model.d_model': predict takes the checkpoint's config" -- "${pred[@]}" --text a --set model.d_model=32
 expect 2 "lightconv.yaml: key 'finetune.input_length': must be <= model.max_positions \(128, the learned positions of lightconv\), got 256" -- \
   "${ft[@]}" --set run.name=ft8 --set finetune.input_length=256 finetune --config "$smoke" \
   --task "$tmp/task/mini_dev.yaml" --data-root "$tmp/data"

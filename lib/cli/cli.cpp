@@ -70,6 +70,7 @@ int run(int argc, char** argv) {
   actions["pretrain"] = add_pretrain_command(app, global);
   actions["finetune"] = add_finetune_command(app, global);
   actions["eval"] = add_eval_command(app, global);
+  actions["predict"] = add_predict_command(app, global);
   actions["bench"] = add_bench_command(app, global);
   actions["launch"] = add_launch_command(app, global);
   actions["reproduce"] = add_reproduce_command(app, global);

@@ -44,6 +44,7 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global);
 Action add_pretrain_command(CLI::App& app, const GlobalOptions& global);
 Action add_finetune_command(CLI::App& app, const GlobalOptions& global);
 Action add_eval_command(CLI::App& app, const GlobalOptions& global);
+Action add_predict_command(CLI::App& app, const GlobalOptions& global);
 Action add_tokenize_command(CLI::App& app, const GlobalOptions& global);
 Action add_launch_command(CLI::App& app, const GlobalOptions& global);
 Action add_reproduce_command(CLI::App& app, const GlobalOptions& global);

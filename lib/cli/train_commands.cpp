@@ -1,8 +1,12 @@
-// `convpt pretrain`, `convpt finetune` and `convpt eval`: the paper's experiments from token shards and tasks.
+// `convpt pretrain`, `convpt finetune`, `convpt eval` and `convpt predict`: the paper's experiments from token shards
+// and tasks, and the trained classifiers applied to new text.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -178,7 +182,7 @@ std::string pretraining_tokenizer(const config::Config& config) {
 // The config to evaluate a checkpoint with: the one it was trained with, plus the --set overrides (and global flags)
 // that evaluation reads. Any other override is refused rather than ignored: the weights fix the model, and training
 // keys have no effect on a test.
-config::Config eval_config(const config::Config& trained, const GlobalOptions& global) {
+config::Config eval_config(const config::Config& trained, const GlobalOptions& global, const std::string& command) {
   static const std::vector<std::string> read = {"run.threads",    "run.device",          "run.seed",
                                                 "data.root",      "data.tokenizer",      "data.shards",
                                                 "finetune.batch_size", "finetune.input_length", "finetune.precision"};
@@ -187,7 +191,7 @@ config::Config eval_config(const config::Config& trained, const GlobalOptions& g
     const std::string key = assignment.substr(0, assignment.find('='));
     if (std::find(read.begin(), read.end(), key) == read.end()) {
       throw config::ConfigError({"--set " + assignment, 0}, key,
-                                "eval takes the checkpoint's config and may override only " + join(read));
+                                 command + " takes the checkpoint's config and may override only " + join(read));
     }
     tree.apply_override(assignment);
   }
@@ -343,6 +347,38 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
   };
 }
 
+// A trained model ready to classify with: the checkpoint's config (eval_config), the task's data and label words,
+// and the weights (a run directory's best/ if any), on the run's device in eval mode.
+struct Classifier {
+  config::Config config;
+  torch::Device device;
+  TaskData task;
+  models::Seq2SeqModel model;
+};
+
+// `task`: a task name or file; empty for the one the checkpoint was fine-tuned on.
+Classifier load_classifier(const std::string& checkpoint_flag, const std::string& task, const std::string& data_root,
+                           const GlobalOptions& global, const std::string& command) {
+  const fs::path best = fs::path(checkpoint_flag) / "best";
+  const fs::path source = fs::exists(best / "latest") ? best : fs::path(checkpoint_flag);
+  training::CheckpointContents checkpoint = training::load_checkpoint(source);
+  config::Config config = eval_config(checkpoint.config, global, command);
+  if (!task.empty()) {
+    config.finetune.task = task;
+  } else if (config.finetune.task.empty()) {
+    throw UsageError(checkpoint_flag + " names no task (a pre-training run?): pass --task");
+  }
+  const torch::Device device = apply_runtime(config.run);
+  TaskData data = load_task(config, data_root);
+  training::check_same_tokenizer(checkpoint, source.string(), data.tokenizer->fingerprint(),
+                                 "data.tokenizer " + config.data.tokenizer);
+  models::Seq2SeqModel model(config.model);
+  training::load_named_state(*model, checkpoint.model);
+  model->to(device);
+  model->eval();
+  return {std::move(config), device, std::move(data), std::move(model)};
+}
+
 Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
   struct Flags {
     std::string checkpoint, task, split = "test", data_root;
@@ -357,22 +393,11 @@ Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--data-root", flags->data_root, "dataset root (default: $CONVPT_DATA_ROOT, then data.root)");
   cmd->add_flag("--json", flags->json, "print the metrics as JSON");
   return [flags, &global]() -> int {
-    const fs::path best = fs::path(flags->checkpoint) / "best";
-    const fs::path source = fs::exists(best / "latest") ? best : fs::path(flags->checkpoint);
-    training::CheckpointContents checkpoint = training::load_checkpoint(source);
-    config::Config config = eval_config(checkpoint.config, global);
-    config.finetune.task = flags->task;
-    const torch::Device device = apply_runtime(config.run);
-    const TaskData task = load_task(config, flags->data_root);
-    training::check_same_tokenizer(checkpoint, source.string(), task.tokenizer->fingerprint(),
-                                   "data.tokenizer " + config.data.tokenizer);
-    models::Seq2SeqModel model(config.model);
-    training::load_named_state(*model, checkpoint.model);
-    model->to(device);
-    model->eval();
-    const eval::ConfusionMatrix confusion = training::classify(
-        *model, task.examples(flags->split), task.label_ids, config.finetune.batch_size, config.finetune.input_length,
-        device, config.finetune.precision);
+    Classifier c = load_classifier(flags->checkpoint, flags->task, flags->data_root, global, "eval");
+    const TaskData& task = c.task;
+    const config::FinetuneConfig& f = c.config.finetune;
+    const eval::ConfusionMatrix confusion = training::classify(*c.model, task.examples(flags->split), task.label_ids,
+                                                               f.batch_size, f.input_length, c.device, f.precision);
     if (flags->json) {
       std::cout << confusion.to_json(task.task.label_words) << "\n";
     } else {
@@ -387,6 +412,67 @@ Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
       }
       if (!task.task.caveat.empty()) std::cout << "note: " << task.task.caveat << "\n";
     }
+    return kOk;
+  };
+}
+
+Action add_predict_command(CLI::App& app, const GlobalOptions& global) {
+  struct Flags {
+    std::string checkpoint, task, input, data_root;
+    std::vector<std::string> texts;
+    bool json = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("predict", "Classify new text with a fine-tuned checkpoint");
+  cmd->add_option("--checkpoint", flags->checkpoint, "run directory (its best/ weights if any) or checkpoint")
+      ->required();
+  cmd->add_option("--task", flags->task, "task name or task YAML (default: the one the checkpoint was fine-tuned on)");
+  CLI::Option* text = cmd->add_option("--text", flags->texts, "a text to classify (repeatable)");
+  cmd->add_option("--input", flags->input, "a file of texts to classify, one per line ('-': standard input)")
+      ->excludes(text);
+  cmd->add_option("--data-root", flags->data_root, "dataset root (default: $CONVPT_DATA_ROOT, then data.root)");
+  cmd->add_flag("--json", flags->json, "a JSON object per text: the label and each label word's probability");
+  return [flags, &global]() -> int {
+    if (flags->texts.empty() && flags->input.empty()) throw UsageError("predict: give --text or --input");
+    // All texts are read before any output: a file that cannot be read prints no predictions.
+    std::vector<std::string> texts = flags->texts;
+    if (!flags->input.empty()) {
+      std::ifstream file;
+      if (flags->input != "-") {
+        file.open(flags->input);
+        if (!file) throw std::runtime_error("cannot read " + flags->input + ": " + std::strerror(errno));
+      }
+      std::istream& in = flags->input == "-" ? std::cin : file;
+      for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        texts.push_back(std::move(line));
+      }
+      if (in.bad()) throw std::runtime_error("error reading " + flags->input);
+      if (texts.empty()) throw std::runtime_error(flags->input + ": no text to classify (the input is empty)");
+    }
+    Classifier c = load_classifier(flags->checkpoint, flags->task, flags->data_root, global, "predict");
+    const std::vector<std::string>& words = c.task.task.label_words;
+    std::vector<data::Seq2SeqExample> examples;
+    for (const std::string& t : texts) examples.push_back({c.task.tokenizer->encode(t), {}});
+    const config::FinetuneConfig& f = c.config.finetune;
+    // The label is the word of highest log-likelihood, as in eval; the probabilities normalise over the label words.
+    const torch::Tensor probabilities =
+        training::score_label_words(*c.model, examples, c.task.label_ids, f.batch_size, f.input_length, c.device,
+                                    f.precision)
+            .softmax(1);
+    std::ostringstream out;
+    for (int64_t i = 0; i < probabilities.size(0); ++i) {
+      const std::string& label = words[size_t(probabilities[i].argmax().item<int64_t>())];
+      if (!flags->json) {
+        out << label << "\n";
+        continue;
+      }
+      out << "{\"label\": " << json::quote(label) << ", \"probabilities\": {";
+      for (size_t w = 0; w < words.size(); ++w)
+        out << (w ? ", " : "") << json::quote(words[w]) << ": " << json::number(probabilities[i][int64_t(w)].item<double>());
+      out << "}}\n";
+    }
+    std::cout << out.str() << std::flush;
     return kOk;
   };
 }

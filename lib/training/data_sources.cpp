@@ -37,23 +37,13 @@ double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader&
   return total[0] / total[1];
 }
 
-eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
-                               const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
-                               int64_t input_length, torch::Device device, const std::string& precision) {
-  // Every gold label is known before any compute: an unlabelled split fails at once, naming the problem.
-  std::vector<int64_t> gold(examples.size());
-  for (size_t i = 0; i < examples.size(); ++i) {
-    const auto found = std::find(label_ids.begin(), label_ids.end(), examples[i].targets);
-    if (found == label_ids.end())
-      throw std::runtime_error("example " + std::to_string(i) + (examples[i].targets.empty()
-                                                                     ? " has no label (an unlabelled split?)"
-                                                                     : " has a target that is none of the label words"));
-    gold[i] = found - label_ids.begin();
-  }
+torch::Tensor score_label_words(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
+                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
+                                int64_t input_length, torch::Device device, const std::string& precision) {
   torch::NoGradGuard no_grad;
   std::vector<std::vector<int64_t>> candidates;
   for (const auto& ids : label_ids) candidates.emplace_back(ids.begin(), ids.end());
-  eval::ConfusionMatrix confusion(static_cast<int64_t>(label_ids.size()));
+  std::vector<torch::Tensor> scores;
   for (size_t start = 0; start < examples.size(); start += batch_size) {
     const size_t end = std::min(examples.size(), start + static_cast<size_t>(batch_size));
     // Inputs truncated like the training batches (input_length - 1 tokens, then EOS), padded to the longest.
@@ -69,12 +59,30 @@ eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vecto
     torch::Tensor inputs = torch::full({int64_t(rows.size()), longest}, models::kPadId, torch::kLong);
     for (size_t r = 0; r < rows.size(); ++r)
       inputs[r].narrow(0, 0, int64_t(rows[r].size())).copy_(torch::tensor(rows[r], torch::kLong));
-    const torch::Tensor predicted = [&] {
-      const Autocast autocast(precision, device);
-      return model.score_candidates(inputs.to(device), candidates).argmax(1).cpu();
-    }();
-    for (size_t i = start; i < end; ++i) confusion.add(gold[i], predicted[int64_t(i - start)].item<int64_t>());
+    const Autocast autocast(precision, device);
+    scores.push_back(model.score_candidates(inputs.to(device), candidates).to(torch::kCPU, torch::kFloat));
   }
+  if (scores.empty()) return torch::empty({0, int64_t(label_ids.size())});
+  return torch::cat(scores);
+}
+
+eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
+                               const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
+                               int64_t input_length, torch::Device device, const std::string& precision) {
+  // Every gold label is known before any compute: an unlabelled split fails at once, naming the problem.
+  std::vector<int64_t> gold(examples.size());
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const auto found = std::find(label_ids.begin(), label_ids.end(), examples[i].targets);
+    if (found == label_ids.end())
+      throw std::runtime_error("example " + std::to_string(i) + (examples[i].targets.empty()
+                                                                     ? " has no label (an unlabelled split?)"
+                                                                     : " has a target that is none of the label words"));
+    gold[i] = found - label_ids.begin();
+  }
+  const torch::Tensor predicted =
+      score_label_words(model, examples, label_ids, batch_size, input_length, device, precision).argmax(1);
+  eval::ConfusionMatrix confusion(static_cast<int64_t>(label_ids.size()));
+  for (size_t i = 0; i < examples.size(); ++i) confusion.add(gold[i], predicted[int64_t(i)].item<int64_t>());
   return confusion;
 }
 

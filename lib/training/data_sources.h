@@ -39,9 +39,14 @@ double validation_loss(models::Seq2SeqModelImpl& model, const data::ShardReader&
                        const data::PretrainOptions& options, int64_t max_batches, torch::Device device,
                        const std::string& precision, DataParallel& parallel);
 
-// Text-to-text classification: each example's prediction is the label word with the highest log-likelihood,
-// scored at the run's precision (fp32, bf16: see precision.h). Examples whose target is not one of the label words
-// are an error (the data and the task disagree).
+// Log-likelihood of each label word (as targets) for each example's inputs: [examples, label words], fp32 on the
+// CPU, scored at the run's precision; inputs truncated like the training batches. Targets are not read.
+torch::Tensor score_label_words(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
+                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
+                                int64_t input_length, torch::Device device, const std::string& precision);
+// Text-to-text classification: each example's prediction is the label word with the highest log-likelihood
+// (score_label_words), scored at the run's precision (fp32, bf16: see precision.h). Examples whose target is not one
+// of the label words are an error (the data and the task disagree).
 eval::ConfusionMatrix classify(models::Seq2SeqModelImpl& model, const std::vector<data::Seq2SeqExample>& examples,
                                const std::vector<std::vector<int32_t>>& label_ids, int64_t batch_size,
                                int64_t input_length, torch::Device device, const std::string& precision);
