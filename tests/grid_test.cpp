@@ -148,8 +148,9 @@ TEST_CASE("fine-tuning seeds: a cell per seed over one pre-training, and the tab
   CHECK_THAT(md, Contains("| pre-trained: Transformer | **—** (92.09) |"));
   CHECK_THAT(md, Contains("| gain from pre-training: Lightweight | **+10.00** (+10.55) |"));  // of the means
   // 10 points against a standard error of sqrt(2/2 + 1/3) = 1.15: clear.
-  CHECK_THAT(md, Contains("Beyond the seeds' spread (mean gain > 2 standard errors): 1 of 1 pairs with 2 or more "
-                          "seeds in both rows: Lightweight on SST-2 (+10.00, 2 SE 2.31)."));
+  CHECK_THAT(md, Contains("Beyond the seeds' spread (mean gain more than 2 standard errors from 0), of 1 pairs with "
+                          "2 or more seeds in both rows: gains in 1: Lightweight on SST-2 (+10.00, 2 SE 2.31); "
+                          "losses in 0."));
   // Finding 1 needs no pre-trained Transformer; finding 2 does.
   CHECK_THAT(md, Contains("from scratch): ours holds for 1 of 1"));
   CHECK_THAT(md, Contains("or better: ours not measured yet"));
@@ -158,9 +159,16 @@ TEST_CASE("fine-tuning seeds: a cell per seed over one pre-training, and the tab
   // A gain inside the spread: pre-trained 72.5 +- 1.41 against 71 +- 1 from scratch, +1.5 against 2 SE of 2.31.
   report.results["sst2-lightconv-pretrained"] = result(0.715);
   report.results["sst2-lightconv-pretrained-seed3"] = result(0.735);
-  CHECK_THAT(experiments::table2_markdown(report), Contains("2 standard errors): 0 of 1 pairs with 2 or more seeds "
-                                                            "in both rows.") &&
+  CHECK_THAT(experiments::table2_markdown(report), Contains("2 or more seeds in both rows: gains in 0; losses in 0.") &&
                                                        Contains("from scratch): ours holds for 1 of 1"));
+  // A loss beyond the spread is named as one: 66 +- 1.41 against 71 +- 1, -5 against 2 SE of 2.31.
+  report.results["sst2-lightconv-pretrained"] = result(0.65);
+  report.results["sst2-lightconv-pretrained-seed3"] = result(0.67);
+  CHECK_THAT(experiments::table2_markdown(report),
+             Contains("both rows: gains in 0; losses in 1: Lightweight on SST-2 (-5.00, 2 SE 2.31).") &&
+                 Contains("from scratch): ours holds for 0 of 1"));
+  report.results["sst2-lightconv-pretrained"] = result(0.715);
+  report.results["sst2-lightconv-pretrained-seed3"] = result(0.735);
   const std::string csv = experiments::table2_csv(report);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 12);
   CHECK_THAT(csv, Contains("\nlightconv,scratch,sst2,2,accuracy,71.00,"));
