@@ -191,7 +191,7 @@ config::Config eval_config(const config::Config& trained, const GlobalOptions& g
     const std::string key = assignment.substr(0, assignment.find('='));
     if (std::find(read.begin(), read.end(), key) == read.end()) {
       throw config::ConfigError({"--set " + assignment, 0}, key,
-                                 command + " takes the checkpoint's config and may override only " + join(read));
+                                command + " takes the checkpoint's config and may override only " + join(read));
     }
     tree.apply_override(assignment);
   }
