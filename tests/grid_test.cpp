@@ -71,7 +71,7 @@ TEST_CASE("grid files: unknown keys, missing files and missing fields name file 
 
 TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[grid]") {
   experiments::GridReport report{
-      two_by_two(), experiments::grid_cells(two_by_two()), {}, {}, {}, "convpt reproduce t", "abc"};
+      two_by_two(), two_by_two(), experiments::grid_cells(two_by_two()), {}, {}, {}, "convpt reproduce t", "abc"};
   // Lightweight gains from pre-training on both datasets and is within a point of the pre-trained Transformer on
   // SST-2 (90.5 vs 91.0) but not on WikiToxic F1 (80 vs 85).
   report.results["sst2-transformer-scratch"] = result(0.70);
@@ -130,7 +130,7 @@ TEST_CASE("fine-tuning seeds: a cell per seed over one pre-training, and the tab
   g.seed = 1;
 
   // Transformer: 3 seeds; lightweight: all 3 from scratch, 2 of 3 pre-trained.
-  experiments::GridReport report{g, all, {}, {}, {}, "convpt reproduce t", "abc"};
+  experiments::GridReport report{g, g, all, {}, {}, {}, "convpt reproduce t", "abc"};
   report.results["sst2-transformer-scratch"] = result(0.70);
   report.results["sst2-transformer-scratch-seed2"] = result(0.72);
   report.results["sst2-transformer-scratch-seed3"] = result(0.74);
@@ -204,7 +204,7 @@ TEST_CASE("a cell's scores come from its confusion counts and are rounded once",
   // Pre-trained: 1 more right, a gain of 0.0549 points; and one with a lower score, a loss that rounds to zero.
   config::GridSpec g = two_by_two();
   g.archs = {"lightconv"}, g.datasets = {"sst2"};
-  experiments::GridReport report{g, experiments::grid_cells(g), {}, {}, {}, "convpt reproduce t", "abc"};
+  experiments::GridReport report{g, g, experiments::grid_cells(g), {}, {}, {}, "convpt reproduce t", "abc"};
   report.results["sst2-lightconv-scratch"] = scratch;
   report.results["sst2-lightconv-pretrained"] = cell("pretrained", "0.645799", "[[601, 311], [334, 575]]");
   std::string md = experiments::table2_markdown(report);
@@ -245,4 +245,59 @@ TEST_CASE("a grid cell keeps the settings files' training sections and the model
   CHECK(cell.finetune.learning_rate == sst2_settings.finetune.learning_rate);
   CHECK(cell.finetune.learning_rate != config::Config{}.finetune.learning_rate);  // not the defaults
   CHECK(cell.finetune.init == "runs/cpu/pretrain-dilatedconv");
+}
+
+TEST_CASE("a grid can fine-tune from another grid's pre-trainings (grid.pretrain_from)", "[grid]") {
+  test::TempDir dir;
+  dir.write("ft.yaml", "finetune: {steps: 5}\n");
+  dir.write("other_tokenizer.yaml", "data: {vocab_pieces: 300}\n");
+  const std::string common = "  datasets: [trec]\n  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n";
+  dir.write("base.yaml", "grid:\n  name: base\n  archs: [lightconv]\n" + common + "  pretrain: [ft.yaml]\n  seed: 4\n");
+  const auto grid = [&](const std::string& name, const std::string& body) {
+    return config::load_grid_config(dir.write(name + ".yaml", "grid:\n  name: " + name + "\n" + body));
+  };
+  CHECK(grid("ok", "  archs: [lightconv]\n" + common + "  pretrain_from: base.yaml\n").grid.pretrain_from ==
+        "base.yaml");
+  CHECK_THROWS_WITH(grid("both", common + "  archs: [lightconv]\n  pretrain: [ft.yaml]\n  pretrain_from: base.yaml\n"),
+                    Contains("both.yaml:8") && Contains("grid.pretrain") && Contains("must be empty"));
+  CHECK_THROWS_WITH(grid("gone", common + "  pretrain_from: nowhere.yaml\n"),
+                    Contains("gone.yaml:7") && Contains("grid.pretrain_from") && Contains("nowhere.yaml"));
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("same.yaml", "grid:\n  name: base\n  archs: [lightconv]\n" +
+                                                                        common + "  pretrain_from: base.yaml\n")),
+                    Contains("same.yaml:2") && Contains("grid.name") && Contains("must differ"));
+  CHECK_THROWS_WITH(grid("arch", "  archs: [lightconv, dilatedconv]\n" + common + "  pretrain_from: base.yaml\n"),
+                    Contains("grid.archs") && Contains("dilatedconv is not pre-trained by"));
+  CHECK_THROWS_WITH(grid("tok", "  archs: [lightconv]\n  datasets: [trec]\n  tokenizer: other_tokenizer.yaml\n"
+                                "  model: ft.yaml\n  finetune: [ft.yaml]\n  pretrain_from: base.yaml\n"),
+                    Contains("tok.yaml:5") && Contains("grid.tokenizer") && Contains("must be the tokenizer config"));
+  // A chain (or a cycle, here a grid naming itself) is refused, not followed.
+  CHECK_THROWS_WITH(grid("chain", "  archs: [lightconv]\n" + common + "  pretrain_from: ok.yaml\n"),
+                    Contains("ok.yaml takes its pre-trainings from another grid in turn"));
+  CHECK_THROWS_WITH(grid("self", "  archs: [lightconv]\n" + common + "  pretrain_from: self.yaml\n"),
+                    Contains("self.yaml takes its pre-trainings from another grid in turn"));
+
+  // The repository's ablation: its cells are its own, their pre-trained weights and seed the CPU grid's.
+  const std::filesystem::path experiments = std::filesystem::path(CONVPT_SOURCE_DIR) / "experiments";
+  const auto file = experiments / "cpu-t5-lr/table2.yaml";
+  const experiments::GridLayout layout(file, config::load_grid_config(file).grid);
+  const experiments::GridLayout cpu(experiments / "cpu/table2.yaml",
+                                    config::load_grid_config(experiments / "cpu/table2.yaml").grid);
+  CHECK(layout.pretrain_grid().name == "cpu");
+  CHECK(layout.pretrain_run("lightconv") == cpu.pretrain_run("lightconv"));
+  CHECK(layout.pretrain_config("lightconv") == cpu.pretrain_config("lightconv"));
+  const experiments::Cell cell{"lightconv", "pretrained", "ag_news"};
+  const config::Config ablated = layout.finetune_config(cell), base = cpu.finetune_config(cell);
+  CHECK(ablated.run.output_dir == "runs/cpu-t5-lr");
+  CHECK(ablated.finetune.init == "runs/cpu/pretrain-lightconv");
+  CHECK(ablated.finetune.learning_rate == 0.001);
+  CHECK(ablated.finetune.schedule == "constant");
+  CHECK(base.finetune.learning_rate == 0.003);
+  CHECK(ablated.model == base.model);
+  CHECK(ablated.finetune.steps == base.finetune.steps);
+
+  experiments::GridReport report{
+      layout.grid(), layout.pretrain_grid(), experiments::grid_cells(layout.grid()), {}, {}, {}, "t", "abc"};
+  const std::string md = experiments::table2_markdown(report);
+  CHECK_THAT(md, Contains("The pre-trained rows start from grid `cpu`'s pre-trainings"));
+  CHECK_THAT(md, Contains("- pre-trainings: grid `cpu`'s (grid.pretrain_from)"));
 }

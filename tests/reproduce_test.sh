@@ -149,6 +149,26 @@ grep -q 'runs/smoke/pretrain-lightconv holds a run seeded 1, not 2: its results 
 if "$convpt" reproduce seeds.yaml --seeds 3 --dry-run >bad.log 2>&1; then fail "--seeds 3 was accepted"; fi
 grep -q -- "--seeds: 3 is not a fine-tuning seed of grid smoke" bad.log || { cat bad.log; fail "bad --seeds message"; }
 
+# A fine-tuning ablation over the same pre-trainings (grid.pretrain_from): its cells run under its own name with its
+# settings file on top, from the smoke grid's pre-trained weights, which are neither run again nor copied.
+printf 'finetune:\n  learning_rate: 0.0005\n' >lr.yaml
+sed -e 's/^  name: smoke$/  name: smokelr/' -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" \
+  -e '/^  pretrain: /d' -e "s|^  finetune: \[\(.*\)\]$|  finetune: [\1, $tmp/lr.yaml]|" \
+  -e "s|^  seed: 1$|  seed: 1\n  pretrain_from: $src/experiments/smoke/table2.yaml|" \
+  "$src/experiments/smoke/table2.yaml" >ablation.yaml
+"$convpt" --threads 1 reproduce ablation.yaml --rows lightconv --datasets trec >ablation.log 2>&1 ||
+  { cat ablation.log; fail "an ablation grid"; }
+[ "$(grep -c '^\$ convpt finetune --config runs/smokelr/configs/' ablation.log)" = 2 ] ||
+  { cat ablation.log; fail "the ablation should run its 2 cells"; }
+if grep -q '^\$ convpt pretrain' ablation.log; then fail "the ablation pre-trained again"; fi
+grep -q 'runs/smoke/pretrain-lightconv: finished earlier, skipped' ablation.log || fail "the smoke pre-training was not used"
+[ "$(sed -n '/^finetune:/,/^[a-z]/s/^  init: //p' runs/smokelr/configs/trec-lightconv-pretrained.yaml)" = \
+  '"runs/smoke/pretrain-lightconv"' ] || fail "the ablation's pretrained cell does not start from the smoke grid's run"
+grep -q '^  learning_rate: 5e-04$' runs/smokelr/configs/trec-lightconv-scratch.yaml || fail "the ablation's settings"
+[ -f runs/smokelr/trec-lightconv-pretrained/results.json ] || fail "no ablation cell"
+if ls -d runs/smokelr/pretrain-* runs/smokelr/locks/pretrain-* 2>/dev/null; then fail "pre-trainings under the ablation"; fi
+grep -q "start from grid \`smoke\`'s pre-trainings" results/smokelr/table2.md || fail "the table does not say whose"
+
 # Bad grids and filters are refused with the file, line and key, before anything runs.
 printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  model: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \
   "$src/experiments/smoke/tokenizer.yaml" "$src/experiments/smoke/lightconv.yaml" >bad.yaml

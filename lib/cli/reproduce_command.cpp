@@ -265,7 +265,8 @@ class GridRunner {
   // holds is left to it or waited for, as `when_busy` says.
   StepOutcome step(const fs::path& run_dir, const config::Config& config, const std::string& command,
                    const std::vector<std::string>& extra, WhenBusy when_busy) {
-    const fs::path lock_file = layout_.runs_dir() / "locks" / (run_dir.filename().string() + ".lock");
+    // Beside the run, not in this grid's runs: a pre-training may be another grid's (grid.pretrain_from).
+    const fs::path lock_file = run_dir.parent_path() / "locks" / (run_dir.filename().string() + ".lock");
     fs::create_directories(lock_file.parent_path());
     std::optional<RunLock> lock(std::in_place, lock_file, RunLock::Mode::try_once);
     const bool busy = !lock->held();
@@ -293,7 +294,7 @@ class GridRunner {
       log::info(run_dir.string(), ": finished earlier, skipped (--force redoes it)");
       return {};
     }
-    const fs::path config_file = layout_.runs_dir() / "configs" / (run_dir.filename().string() + ".yaml");
+    const fs::path config_file = run_dir.parent_path() / "configs" / (run_dir.filename().string() + ".yaml");
     std::vector<std::string> args = {command, "--config", config_file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     if (fs::exists(run_dir)) args.push_back("--resume");
@@ -315,7 +316,8 @@ class GridRunner {
   void write_tables() const {
     const config::GridSpec& grid = layout_.grid();
     const fs::path results = layout_.results_dir();
-    experiments::GridReport report{grid, experiments::grid_cells(grid), {}, {}, {}, command_, git_commit()};
+    experiments::GridReport report{grid, layout_.pretrain_grid(), experiments::grid_cells(grid), {}, {}, {},
+                                   command_, git_commit()};
     fs::create_directories(results / "cells");
     auto keep = [&](const fs::path& run_dir) {
       ++report.runs_by_commit[trained_by_commit(run_dir)];

@@ -309,7 +309,11 @@ Config load_config(const std::vector<std::filesystem::path>& paths, const std::v
   return load_config(tree);
 }
 
-GridConfig load_grid_config(const std::filesystem::path& path) {
+namespace {
+
+// `follow_source`: check grid.pretrain_from's grid against this one (that grid is read without following its own,
+// so that a cycle ends in an error, not a loop).
+GridConfig load_grid(const std::filesystem::path& path, bool follow_source) {
   const YamlTree tree = YamlTree::from_file(path);
   GridConfig config;
   Reader reader(tree);
@@ -321,7 +325,34 @@ GridConfig load_grid_config(const std::filesystem::path& path) {
   check.require(!g.rows.empty(), "grid.rows", "must not be empty");
   check.require(!g.datasets.empty(), "grid.datasets", "must not be empty");
   const bool pretrained = std::find(g.rows.begin(), g.rows.end(), "pretrained") != g.rows.end();
-  check.require(!pretrained || !g.pretrain.empty(), "grid.pretrain", "the pretrained row needs pre-training files");
+  // A file a grid names, as a path from here (canonical, so that two spellings of one file compare equal).
+  const auto resolved = [](const std::filesystem::path& grid_file, const std::string& file, const std::string& arch,
+                           const std::string& dataset = "") {
+    return std::filesystem::weakly_canonical(grid_file.parent_path() / expand_grid_path(file, arch, dataset));
+  };
+  if (g.pretrain_from.empty()) {
+    check.require(!pretrained || !g.pretrain.empty(), "grid.pretrain", "the pretrained row needs pre-training files");
+  } else {
+    check.require(g.pretrain.empty(), "grid.pretrain", "must be empty: the pre-trainings are grid.pretrain_from's");
+  }
+  if (!g.pretrain_from.empty() && follow_source) {
+    const std::filesystem::path source_file = path.parent_path() / g.pretrain_from;
+    check.require(std::filesystem::exists(source_file), "grid.pretrain_from", "file not found: " + source_file.string());
+    const GridSpec source = load_grid(source_file, false).grid;
+    check.require(source.pretrain_from.empty(), "grid.pretrain_from",
+                  source_file.string() + " takes its pre-trainings from another grid in turn; name that one");
+    check.require(!source.pretrain.empty(), "grid.pretrain_from", source_file.string() + " has no pre-training files");
+    check.require(g.name != source.name, "grid.name",
+                  "must differ from grid.pretrain_from's (" + source.name + "): the cells would share run directories");
+    check.require(resolved(path, g.tokenizer, "") == resolved(source_file, source.tokenizer, ""), "grid.tokenizer",
+                  "must be the tokenizer config of grid.pretrain_from (" + source_file.string() + ")");
+    for (const std::string& arch : g.archs) {
+      check.require(std::find(source.archs.begin(), source.archs.end(), arch) != source.archs.end(), "grid.archs",
+                    arch + " is not pre-trained by grid.pretrain_from (" + source_file.string() + ")");
+      check.require(resolved(path, g.model, arch) == resolved(source_file, source.model, arch), "grid.model",
+                    "must be the model file of grid.pretrain_from (" + source_file.string() + ") for " + arch);
+    }
+  }
   check.non_negative(g.seed, "grid.seed");
   for (size_t i = 0; i < g.finetune_seeds.size(); ++i) {
     check.non_negative(g.finetune_seeds[i], "grid.finetune_seeds");
@@ -332,8 +363,8 @@ GridConfig load_grid_config(const std::filesystem::path& path) {
   auto exists = [&](const std::string& file, const std::string& key) {
     for (const std::string& arch : g.archs)
       for (const std::string& dataset : g.datasets) {
-        const std::filesystem::path resolved = path.parent_path() / expand_grid_path(file, arch, dataset);
-        check.require(std::filesystem::exists(resolved), key, "file not found: " + resolved.string());
+        const std::filesystem::path found = resolved(path, file, arch, dataset);
+        check.require(std::filesystem::exists(found), key, "file not found: " + found.string());
       }
   };
   exists(g.tokenizer, "grid.tokenizer");
@@ -342,6 +373,10 @@ GridConfig load_grid_config(const std::filesystem::path& path) {
   for (const auto& file : g.finetune) exists(file, "grid.finetune");
   return config;
 }
+
+}  // namespace
+
+GridConfig load_grid_config(const std::filesystem::path& path) { return load_grid(path, true); }
 
 std::string expand_grid_path(std::string file, const std::string& arch, const std::string& dataset) {
   for (const auto& [key, value] : {std::pair{std::string("{arch}"), arch}, {"{dataset}", dataset}})

@@ -248,6 +248,9 @@ struct GridSpec {
   std::string tokenizer;             // tokenizer config; `convpt tokenize train/encode` run when its outputs are missing or stale
   std::string model;                 // the model file of each architecture, e.g. ../models/{arch}-cpu.yaml
   std::vector<std::string> pretrain;  // files merged for each architecture's pre-training
+  // Another grid file (relative to this one) whose pre-trainings the pretrained rows start from, instead of this
+  // grid's own (then `pretrain` stays empty): fine-tuning ablations over the same pre-trained weights.
+  std::string pretrain_from;
   std::vector<std::string> finetune;  // files merged for each cell's fine-tuning
   int64_t seed = 1;                     // every run's seed; the pre-trainings' always
   std::vector<int64_t> finetune_seeds;  // each cell fine-tuned once per seed (default: [seed]), over one pre-training
@@ -268,6 +271,7 @@ struct GridSpec {
     v("tokenizer", tokenizer, {.required = true});
     v("model", model, {.required = true});
     v("pretrain", pretrain);
+    v("pretrain_from", pretrain_from);
     v("finetune", finetune, {.required = true});
     v("seed", seed);
     v("finetune_seeds", finetune_seeds);

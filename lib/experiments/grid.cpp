@@ -209,11 +209,18 @@ std::vector<Cell> grid_cells(const config::GridSpec& grid, const std::vector<std
 }
 
 GridLayout::GridLayout(fs::path grid_file, config::GridSpec grid)
-    : grid_file_(std::move(grid_file)), grid_(std::move(grid)) {}
+    : grid_file_(std::move(grid_file)), grid_(std::move(grid)) {
+  if (!grid_.pretrain_from.empty()) {
+    const fs::path source = (grid_file_.parent_path() / grid_.pretrain_from).lexically_normal();
+    pretrain_source_ = std::make_shared<const GridLayout>(source, config::load_grid_config(source).grid);
+  }
+}
 
 fs::path GridLayout::runs_dir() const { return fs::path(grid_.output_dir) / grid_.name; }
 fs::path GridLayout::results_dir() const { return fs::path(grid_.results_dir) / grid_.name; }
-fs::path GridLayout::pretrain_run(const std::string& arch) const { return runs_dir() / ("pretrain-" + arch); }
+fs::path GridLayout::pretrain_run(const std::string& arch) const {
+  return pretrain_source_ ? pretrain_source_->pretrain_run(arch) : runs_dir() / ("pretrain-" + arch);
+}
 fs::path GridLayout::cell_run(const Cell& cell) const { return runs_dir() / cell.run_name(); }
 fs::path GridLayout::tokenizer_file() const { return source(grid_.tokenizer, "", ""); }
 
@@ -257,6 +264,7 @@ config::Config GridLayout::compose(const std::vector<std::string>& files, const 
 }
 
 config::Config GridLayout::pretrain_config(const std::string& arch, const std::vector<std::string>& overrides) const {
+  if (pretrain_source_) return pretrain_source_->pretrain_config(arch, overrides);
   return compose(grid_.pretrain, arch, "", run_settings(pretrain_run(arch), arch, grid_.seed, overrides));
 }
 
@@ -276,6 +284,9 @@ std::vector<fs::path> GridLayout::files() const {
       for (const auto& f : grid_.pretrain) out.push_back(source(f, arch, ""));
       for (const auto& f : grid_.finetune) out.push_back(source(f, arch, dataset));
     }
+  if (pretrain_source_)
+    for (const auto& arch : grid_.archs)
+      for (const auto& f : pretrain_source_->grid_.pretrain) out.push_back(pretrain_source_->source(f, arch, ""));
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -329,8 +340,11 @@ std::string table2_markdown(const GridReport& r) {
         "files for ours.";
   if (n_seeds > 1)
     md << " Ours is the mean ± standard deviation over " << n_seeds << " fine-tuning seeds (" << join_seeds(seeds)
-       << ") of one pre-training per architecture (seed " << r.grid.seed << "); [n/" << n_seeds
+       << ") of one pre-training per architecture (seed " << r.pretrain_grid.seed << "); [n/" << n_seeds
        << "]: only n of them finished so far.";
+  if (r.pretrain_grid.name != r.grid.name)
+    md << " The pre-trained rows start from grid `" << r.pretrain_grid.name
+       << "`'s pre-trainings; only the fine-tuning differs from that grid's.";
   md << "\n\n";
   md << "| model |";
   bool any_sample = false;
@@ -412,14 +426,16 @@ std::string table2_markdown(const GridReport& r) {
   }
   if (r.runs_by_commit.empty()) md << " no run finished yet";
   md << "\n- table rendered by convpt commit: `" << r.commit << "`\n";
-  if (n_seeds == 1 && seeds.front() == r.grid.seed)
-    md << "- seed: " << r.grid.seed << " (every run; the data order and initialisation follow from it)\n";
+  if (n_seeds == 1 && seeds.front() == r.pretrain_grid.seed)
+    md << "- seed: " << r.pretrain_grid.seed << " (every run; the data order and initialisation follow from it)\n";
   else
-    md << "- seeds: pre-training " << r.grid.seed << ", fine-tuning " << join_seeds(seeds)
+    md << "- seeds: pre-training " << r.pretrain_grid.seed << ", fine-tuning " << join_seeds(seeds)
        << " (the data order and initialisation follow from them)\n";
   double total = 0;
   for (const auto& [arch, seconds] : r.pretrain_seconds) total += seconds;
   for (const auto& [name, result] : r.results) total += result.wall_seconds;
+  if (r.pretrain_grid.name != r.grid.name)
+    md << "- pre-trainings: grid `" << r.pretrain_grid.name << "`'s (grid.pretrain_from), run once for both grids\n";
   md << "- wall time: " << duration(total) << " summed over the runs (pre-training:";
   for (const auto& [arch, seconds] : r.pretrain_seconds) md << " " << arch << " " << duration(seconds);
   md << "; fine-tuning and test: " << r.results.size() << " of " << r.cells.size() << " cells finished)\n";

@@ -3,6 +3,7 @@
 // numbers beside the paper's with an explicit check of the paper's findings.
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,12 +39,15 @@ class GridLayout {
  public:
   GridLayout(std::filesystem::path grid_file, config::GridSpec grid);
   const config::GridSpec& grid() const { return grid_; }
+  // The grid whose pre-trainings the pretrained rows start from: grid.pretrain_from's, else this one.
+  const config::GridSpec& pretrain_grid() const { return pretrain_source_ ? pretrain_source_->grid_ : grid_; }
   std::filesystem::path runs_dir() const;     // <output_dir>/<name>
   std::filesystem::path results_dir() const;  // <results_dir>/<name>
-  std::filesystem::path pretrain_run(const std::string& arch) const;
+  std::filesystem::path pretrain_run(const std::string& arch) const;  // under pretrain_grid()'s runs
   std::filesystem::path cell_run(const Cell& cell) const;
   std::filesystem::path tokenizer_file() const;
-  // `overrides` (e.g. the user's --set) come before the grid's own settings.
+  // `overrides` (e.g. the user's --set) come before the grid's own settings. A pre-training is composed by
+  // pretrain_grid()'s layout.
   config::Config pretrain_config(const std::string& arch, const std::vector<std::string>& overrides = {}) const;
   config::Config finetune_config(const Cell& cell, const std::vector<std::string>& overrides = {}) const;
   // Refuses (ConfigError) an override of a key the grid sets for every run (run.seed, run.output_dir, run.name,
@@ -60,6 +64,7 @@ class GridLayout {
                                         std::vector<std::string> overrides) const;
   std::filesystem::path grid_file_;
   config::GridSpec grid_;
+  std::shared_ptr<const GridLayout> pretrain_source_;  // grid.pretrain_from's layout, if it names one
 };
 
 // What a finished fine-tuning run reports (its results.json) plus the wall time `reproduce` measured.
@@ -78,6 +83,7 @@ double recorded_wall_seconds(const std::filesystem::path& run_dir);
 
 struct GridReport {
   config::GridSpec grid;
+  config::GridSpec pretrain_grid;             // where the pre-trainings come from (GridLayout::pretrain_grid())
   std::vector<Cell> cells;                    // every cell of the grid, run or not
   std::map<std::string, CellResult> results;  // by Cell::run_name(), the finished ones
   std::map<std::string, double> pretrain_seconds;  // by architecture
