@@ -211,8 +211,8 @@ std::vector<Cell> grid_cells(const config::GridSpec& grid, const std::vector<std
 GridLayout::GridLayout(fs::path grid_file, config::GridSpec grid)
     : grid_file_(std::move(grid_file)), grid_(std::move(grid)) {
   if (!grid_.pretrain_from.empty()) {
-    const fs::path source = (grid_file_.parent_path() / grid_.pretrain_from).lexically_normal();
-    pretrain_source_ = std::make_shared<const GridLayout>(source, config::load_grid_config(source).grid);
+    const fs::path file = source(grid_.pretrain_from, "", "");
+    pretrain_source_ = std::make_shared<const GridLayout>(file, config::load_grid_config(file).grid);
   }
 }
 
