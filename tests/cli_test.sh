@@ -172,7 +172,13 @@ PY
   { echo "FAIL: predict's labels disagree with eval or are malformed"; failures=$((failures + 1)); }
 expect 2 "predict: give --text or --input" -- "${pred[@]}"
 expect 2 "--(text|input) excludes --(input|text)" -- "${pred[@]}" --text a --input "$tmp/test_texts.txt"
-expect 1 "cannot read $tmp/none.txt: No such file" -- "${pred[@]}" --input "$tmp/none.txt"
+expect 1 "$tmp/none.txt: no such file" -- "${pred[@]}" --input "$tmp/none.txt"
+# The input is read as the tasks' text is: gzip as well as plain, and a NUL byte is refused with file and line.
+gzip -c "$tmp/test_texts.txt" >"$tmp/test_texts.txt.gz"
+"${pred[@]}" --input "$tmp/test_texts.txt.gz" 2>/dev/null | cmp -s - "$tmp/predicted.txt" ||
+  { echo "FAIL: predict on the gzipped texts differs from the plain ones"; failures=$((failures + 1)); }
+printf 'kari to men\nsa\000lo\n' >"$tmp/nul.txt"
+expect 1 "$tmp/nul.txt:2: NUL byte in the line" -- "${pred[@]}" --input "$tmp/nul.txt"
 : >"$tmp/empty.txt"
 expect 1 "$tmp/empty.txt: no text to classify" -- "${pred[@]}" --input "$tmp/empty.txt"
 expect 2 "runs/pt names no task \(a pre-training run\?\): pass --task" -- \
@@ -213,6 +219,15 @@ expect 2 "key 'finetune.steps': eval takes the checkpoint's config" -- "${evalft
 expect 1 "runs/ft holds fine-tuning on task '.*mini_dev.yaml' from init '.*runs/pt', not on task '.*mini.yaml'" -- \
   "${ft[@]}" --set run.name=ft finetune --config "$smoke" --task "$tmp/task/mini.yaml" --init "$tmp/runs/pt" \
   --data-root "$tmp/data" --resume
+# --resume with settings that change the weights is refused before the run is touched: a finished run stays finished.
+cp "$tmp/runs/ft/results.json" "$tmp/ft_results.json"
+resume_ft=(finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" --init "$tmp/runs/pt" --data-root "$tmp/data" --resume)
+expect 1 "runs/ft holds a run with finetune.learning_rate [0-9.e-]+, not 0.5, which finetune --resume cannot continue" -- \
+  "${ft[@]}" --set run.name=ft --set finetune.learning_rate=0.5 "${resume_ft[@]}"
+expect 1 "model.d_model: checkpoint 64, config 32" -- "${ft[@]}" --set run.name=ft --set model.d_model=32 \
+  "${resume_ft[@]}"
+cmp -s "$tmp/ft_results.json" "$tmp/runs/ft/results.json" ||
+  { echo "FAIL: a refused --resume removed or changed the finished run's results.json"; failures=$((failures + 1)); }
 expect 1 "model.d_model: checkpoint 64, config 32" -- "${ft[@]}" --set run.name=ft2 \
   --set model.d_model=32 finetune --config "$smoke" --task "$tmp/task/mini_dev.yaml" --init "$tmp/runs/pt" \
   --data-root "$tmp/data"

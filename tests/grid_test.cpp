@@ -67,6 +67,44 @@ TEST_CASE("grid files: unknown keys, missing files and missing fields name file 
                                                                  "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n"
                                                                  "  rows: [scratch]\n  finetune_seeds: [1, 2, 1]\n")),
                     Contains("e.yaml:8") && Contains("grid.finetune_seeds") && Contains("lists seed 1 twice"));
+  // A dataset or architecture listed twice would count its cells twice in every mean and spread.
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("f.yaml", "grid:\n  name: f\n  datasets: [trec, sst2, trec]\n"
+                                                                 "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n"
+                                                                 "  rows: [scratch]\n")),
+                    Contains("f.yaml:3") && Contains("grid.datasets") && Contains("lists trec twice"));
+  CHECK_THROWS_WITH(config::load_grid_config(dir.write("g.yaml", "grid:\n  name: g\n  datasets: [trec]\n"
+                                                                 "  tokenizer: ft.yaml\n  model: ft.yaml\n  finetune: [ft.yaml]\n"
+                                                                 "  rows: [scratch]\n  archs: [lightconv, lightconv]\n")),
+                    Contains("g.yaml:8") && Contains("grid.archs") && Contains("lists lightconv twice"));
+  // The name is a directory under runs/ and results/, not a path out of them.
+  for (const std::string name : {"''", "../escape", "a/b", "'..'"})
+    CHECK_THROWS_WITH(config::load_grid_config(dir.write("h.yaml", "grid:\n  name: " + name + "\n  datasets: [trec]\n"
+                                                                   "  tokenizer: ft.yaml\n  model: ft.yaml\n"
+                                                                   "  finetune: [ft.yaml]\n  rows: [scratch]\n")),
+                      Contains("h.yaml:2") && Contains("grid.name") && Contains("plain directory name"));
+}
+
+TEST_CASE("a grid refuses settings of the keys it sets for every run, from --set or its files", "[grid]") {
+  test::TempDir dir;
+  dir.write("model.yaml", "model: {arch: lightconv, d_model: 32, num_heads: 2}\n");
+  dir.write("ft.yaml", "finetune: {steps: 5}\n");
+  dir.write("init.yaml", "finetune:\n  steps: 5\n  init: runs/somewhere/pretrain-lightconv\n");
+  const std::string grid = "grid:\n  name: t\n  archs: [lightconv]\n  rows: [scratch]\n  datasets: [trec]\n"
+                           "  tokenizer: ft.yaml\n  model: model.yaml\n";
+  const auto layout_of = [&](const std::string& name, const std::string& finetune) {
+    const auto file = dir.write(name, grid + "  finetune: [" + finetune + "]\n");
+    return experiments::GridLayout(file, config::load_grid_config(file).grid);
+  };
+  const experiments::GridLayout plain = layout_of("plain.yaml", "ft.yaml");
+  const experiments::Cell scratch{"lightconv", "scratch", "trec"};
+  CHECK(plain.finetune_config(scratch).finetune.init.empty());
+  // A scratch row started from pre-trained weights would be reported as "no pre-training".
+  for (const std::string key : {"finetune.init", "finetune.task", "run.seed", "run.name", "run.output_dir", "model.arch"})
+    CHECK_THROWS_WITH(plain.refuse_grid_settings({"finetune.steps=3", key + "=x"}),
+                      Contains("--set " + key + "=x") && Contains("reproduce sets it for every run"));
+  CHECK_NOTHROW(plain.refuse_grid_settings({"finetune.steps=3"}));
+  CHECK_THROWS_WITH(layout_of("init_grid.yaml", "ft.yaml, init.yaml").finetune_config(scratch),
+                    Contains("init.yaml:3") && Contains("finetune.init") && Contains("remove it from this file"));
 }
 
 TEST_CASE("table 2: ours beside the paper, gains, findings, sample marks", "[grid]") {

@@ -57,6 +57,23 @@ if grep -q 'fnv1a64:0000000000000000' shards/smoke/encoded_with.json; then fail 
 "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-scratch --datasets trec --force \
   >force.log 2>&1 || fail "--force run"
 [ "$(grep -c '^\$ convpt finetune' force.log)" = 1 ] || fail "--force should run exactly one fine-tune"
+if grep -q '^\$ convpt pretrain' force.log; then fail "--force on a cell redid a pre-training"; fi
+# A redone cell that fails leaves the table without it, and no copy of its old result; the table's command says
+# what was typed, --set included.
+if "$convpt" --threads 1 --set finetune.learning_rate=1e30 reproduce "$src/experiments/smoke/table2.yaml" \
+  --rows lightconv-scratch --datasets trec --force >nan.log 2>&1; then fail "a diverging cell succeeded"; fi
+grep -q '^| no pre-training: Lightweight | \*\*[0-9.]*\*\* ([0-9.]*) | \*\*—\*\* (' $table ||
+  { cat $table; fail "the failed cell's old result is still in the table"; }
+[ ! -e results/smoke/cells/trec-lightconv-scratch.json ] || fail "the failed cell's old result is still in cells/"
+grep -q '^- command: `convpt --set finetune.learning_rate=1e30 .*reproduce .*smoke/table2.yaml --rows lightconv-scratch' \
+  $table || { grep command $table; fail "the table's command lacks --set"; }
+"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-scratch --datasets trec --force \
+  >force.log 2>&1 || fail "--force after a failure"
+# A dry run shows what --force would run: the cell afresh, not "finished".
+"$convpt" reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-scratch --datasets trec --force --dry-run \
+  >dry.log 2>&1 || { cat dry.log; fail "--force --dry-run"; }
+grep -q '^\$ convpt finetune --config runs/smoke/configs/trec-lightconv-scratch.yaml --task trec$' dry.log ||
+  { cat dry.log; fail "--force --dry-run does not show the command --force runs"; }
 
 # An interrupted cell (a run directory without results.json) is resumed, not restarted.
 rm runs/smoke/sst2-dynamicconv-scratch/results.json
@@ -117,6 +134,11 @@ waited=$(line_of 'pretrain-lightconv: .*waiting for it to finish')
 [ -n "$passed" ] && [ -n "$scratch" ] && [ "$passed" -lt "$scratch" ] && [ "$scratch" -lt "$waited" ] ||
   { cat wait.log; fail "the busy pre-training was not passed over for the scratch cell, then waited for"; }
 
+# A dry run takes no lock: it neither waits for a run another process holds nor stops at it.
+flock $lock/pretrain-lightconv.lock timeout 120 "$convpt" reproduce "$src/experiments/smoke/table2.yaml" \
+  --rows lightconv-pretrained --datasets trec --dry-run >drybusy.log 2>&1 || { cat drybusy.log; fail "dry run beside a busy run"; }
+grep -q 'pretrain-lightconv: finished earlier, skipped' drybusy.log || { cat drybusy.log; fail "dry run beside a busy run"; }
+
 # A second fine-tuning seed under the same grid name: the pre-training and seed 1's cells stay cached and only the
 # new seed's cells run, named <cell>-seed2 and seeded 2; --seeds selects seeds; the table averages the seeds
 # finished per cell; a grid whose seed changed under the same name refuses the runs of the old seed.
@@ -168,6 +190,18 @@ grep -q '^  learning_rate: 5e-04$' runs/smokelr/configs/trec-lightconv-scratch.y
 [ -f runs/smokelr/trec-lightconv-pretrained/results.json ] || fail "no ablation cell"
 if ls -d runs/smokelr/pretrain-* runs/smokelr/locks/pretrain-* 2>/dev/null; then fail "pre-trainings under the ablation"; fi
 grep -q "start from grid \`smoke\`'s pre-trainings" results/smokelr/table2.md || fail "the table does not say whose"
+# --force on the ablation redoes its cells only: the smoke grid's pre-training is never removed from under it.
+stamp=$(stat -c %Y runs/smoke/pretrain-lightconv/results.json)
+"$convpt" --threads 1 reproduce ablation.yaml --rows lightconv-pretrained --datasets trec --force >aforce.log 2>&1 ||
+  { cat aforce.log; fail "--force on the ablation"; }
+[ "$(grep -c '^\$ convpt finetune' aforce.log)" = 1 ] || { cat aforce.log; fail "--force on the ablation: one cell"; }
+if grep -q '^\$ convpt pretrain' aforce.log; then fail "--force on the ablation redid the smoke grid's pre-training"; fi
+[ "$(stat -c %Y runs/smoke/pretrain-lightconv/results.json)" = "$stamp" ] || fail "the smoke pre-training was touched"
+if "$convpt" reproduce ablation.yaml --rows lightconv --force-pretraining --dry-run >bad.log 2>&1; then
+  fail "--force-pretraining on an ablation grid was accepted"
+fi
+grep -q -- "--force-pretraining: grid smokelr fine-tunes grid.pretrain_from's pre-trainings" bad.log ||
+  { cat bad.log; fail "bad --force-pretraining message"; }
 
 # Bad grids and filters are refused with the file, line and key, before anything runs.
 printf 'grid:\n  name: x\n  datasets: [trec]\n  tokenizer: %s\n  model: %s\n  finetune: [nowhere.yaml]\n  rows: [scratch]\n' \
@@ -178,6 +212,30 @@ if "$convpt" --seed 2 reproduce "$src/experiments/smoke/table2.yaml" >bad.log 2>
 grep -q "key 'run.seed': reproduce sets it for every run from grid.seed" bad.log || { cat bad.log; fail "bad --seed message"; }
 if "$convpt" reproduce "$src/experiments/smoke/table2.yaml" --rows nonsense >bad.log 2>&1; then fail "--rows nonsense"; fi
 grep -q "'nonsense' matches no row" bad.log || fail "bad --rows message"
+sed -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" -e 's/^  datasets: .*/  datasets: [trec, sst3]/' \
+  "$src/experiments/smoke/table2.yaml" >unknown.yaml
+if "$convpt" reproduce unknown.yaml --dry-run >bad.log 2>&1; then fail "a grid with an unknown dataset was accepted"; fi
+grep -q "unknown.yaml:8: key 'grid.datasets': unknown task 'sst3'" bad.log || { cat bad.log; fail "unknown dataset message"; }
+if grep -q '^\$ convpt' bad.log; then fail "a grid with an unknown dataset ran something"; fi
+
+# A pre-training redone with other settings holds other weights under the same path: the cells fine-tuned from the
+# old weights are refused, not averaged with the new ones, until --force redoes them (the pre-training stays).
+if "$convpt" --threads 1 --set pretrain.steps=10 reproduce seeds.yaml --rows lightconv-pretrained --datasets trec \
+  --seeds 1 --force-pretraining >repretrain.log 2>&1; then fail "cells fine-tuned from the old pre-training were kept"; fi
+grep -q '^\$ convpt pretrain --config runs/smoke/configs/pretrain-lightconv.yaml$' repretrain.log ||
+  { cat repretrain.log; fail "--force-pretraining did not pre-train afresh"; }
+grep -q 'runs/smoke/trec-lightconv-pretrained holds fine-tuning from other weights than runs/smoke/pretrain-lightconv holds now' \
+  repretrain.log || { cat repretrain.log; fail "no clear refusal of a cell from the old pre-training"; }
+"$convpt" --threads 1 --set pretrain.steps=10 reproduce seeds.yaml --rows lightconv-pretrained --datasets trec --force \
+  >redo.log 2>&1 || { cat redo.log; fail "redoing the cells of the old pre-training"; }
+[ "$(grep -c '^\$ convpt finetune' redo.log)" = 2 ] || { cat redo.log; fail "--force should redo both seeds' cells"; }
+grep -q 'runs/smoke/pretrain-lightconv: finished earlier, skipped' redo.log || fail "--force redid the pre-training"
+# Settings changed under a finished run make it another run, too.
+if "$convpt" --threads 1 reproduce seeds.yaml --rows lightconv-pretrained --datasets trec --seeds 1 >steps.log 2>&1; then
+  fail "a pre-training of 10 steps was taken for the grid's 20"
+fi
+grep -q 'runs/smoke/pretrain-lightconv holds a run with pretrain.steps 10, not 20' steps.log ||
+  { cat steps.log; fail "no clear refusal of a run with other settings"; }
 
 # Another vocabulary under the same path: the shards are made again, and finished runs trained on the old ids are
 # refused rather than mixed into the table. Last: it leaves the grid's runs unusable.

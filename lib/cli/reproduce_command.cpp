@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -40,7 +41,7 @@ struct Flags {
   std::string grid;
   std::vector<std::string> rows, datasets;
   std::vector<int64_t> seeds;
-  bool force = false, dry_run = false;
+  bool force = false, force_pretraining = false, dry_run = false;
 };
 
 std::string shell_quote(const std::string& word) {
@@ -131,6 +132,10 @@ class GridRunner {
     const config::GridSpec& grid = layout_.grid();
     const std::vector<Cell> cells = experiments::grid_cells(grid, flags_.rows, flags_.datasets, flags_.seeds);
     layout_.refuse_grid_settings(global_.config_overrides());
+    refuse_unknown_datasets();
+    if (flags_.force_pretraining && !grid.pretrain_from.empty())
+      throw UsageError("--force-pretraining: grid " + grid.name + " fine-tunes grid.pretrain_from's pre-trainings (" +
+                       grid.pretrain_from + "); redo them with that grid's file");
     log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
               ", tables in ", layout_.results_dir().string());
     if (int code = prepare_data(); code != kOk) return code;
@@ -140,7 +145,8 @@ class GridRunner {
     std::vector<std::string> left_to_others;  // cells another process was running
     const auto pretrain = [&](const std::string& arch, WhenBusy when_busy) {
       const config::Config config = layout_.pretrain_config(arch, global_.config_overrides());
-      const StepOutcome outcome = step(layout_.pretrain_run(arch), config, "pretrain", {}, when_busy);
+      const StepOutcome outcome =
+          step(layout_.pretrain_run(arch), config, "pretrain", {}, when_busy, flags_.force_pretraining);
       if (outcome.left) pretrainings_left.insert(arch);
       else pretrainings_left.erase(arch);
       return outcome.code;
@@ -161,8 +167,11 @@ class GridRunner {
                                     config.data.tokenizer + " but grid.tokenizer's config makes " +
                                     tokenizer_.data.tokenizer);
       const StepOutcome outcome = step(layout_.cell_run(cell), config, "finetune", {"--task", cell.dataset},
-                                       WhenBusy::leave);
-      if (outcome.code != kOk) return outcome.code;
+                                       WhenBusy::leave, flags_.force);
+      if (outcome.code != kOk) {
+        if (!flags_.dry_run) write_tables();  // a cell redone and failed is no longer in the table
+        return outcome.code;
+      }
       if (outcome.left) left_to_others.push_back(cell.run_name());
       if (!flags_.dry_run) write_tables();
     }
@@ -178,6 +187,25 @@ class GridRunner {
   }
 
  private:
+  // Grid datasets are the built-in tasks (the paper's table names them); another name is refused before anything runs.
+  void refuse_unknown_datasets() const {
+    const std::vector<std::string> known = data::builtin_task_names();
+    for (const std::string& dataset : layout_.grid().datasets)
+      if (std::find(known.begin(), known.end(), dataset) == known.end())
+        throw config::ConfigError(config::YamlTree::from_file(flags_.grid).origin_of("grid.datasets"),
+                                  "grid.datasets", "unknown task '" + dataset + "' (built-in tasks: " + join(known) + ")");
+  }
+
+  // The fingerprint of the weights a fine-tuning starts from (a finished pre-training run); "" for none, or while
+  // the pre-training is unfinished (a dry run). Hashed once per run and process.
+  std::string init_weights(const config::Config& config, const std::string& command) {
+    const std::string& init = config.finetune.init;
+    if (command != "finetune" || init.empty() || !fs::exists(fs::path(init) / "results.json")) return "";
+    auto [known, added] = init_weights_.try_emplace(init);
+    if (added) known->second = training::weights_fingerprint(init);
+    return known->second;
+  }
+
   // The vocabulary and shards, made once (every cell of the grid, and other grids using them, share them); shards
   // are made again when their encoding is incomplete or was made with another vocabulary. One reproduce process at
   // a time, under a lock beside the shards: the others wait, then find them made.
@@ -260,44 +288,52 @@ class GridRunner {
     bool left = false;  // another process holds the run: it was left to that one
   };
 
-  // One pre-training or fine-tuning run: skipped when finished (unless --force), resumed when interrupted. A lock
+  // One pre-training or fine-tuning run: skipped when finished (unless `redo`), resumed when interrupted. A lock
   // per run (<runs>/locks/<run>.lock) lets reproduce processes share a grid, one per core: a run another process
-  // holds is left to it or waited for, as `when_busy` says.
+  // holds is left to it or waited for, as `when_busy` says. A dry run changes nothing, so it takes no lock.
   StepOutcome step(const fs::path& run_dir, const config::Config& config, const std::string& command,
-                   const std::vector<std::string>& extra, WhenBusy when_busy) {
-    // Beside the run, not in this grid's runs: a pre-training may be another grid's (grid.pretrain_from).
-    const fs::path lock_file = run_dir.parent_path() / "locks" / (run_dir.filename().string() + ".lock");
-    fs::create_directories(lock_file.parent_path());
-    std::optional<RunLock> lock(std::in_place, lock_file, RunLock::Mode::try_once);
-    const bool busy = !lock->held();
-    if (busy && when_busy == WhenBusy::leave) {
-      log::info(run_dir.string(), ": another reproduce process is running it; left to that one");
-      return {kOk, true};
+                   const std::vector<std::string>& extra, WhenBusy when_busy, bool redo) {
+    const std::string redo_flag = command == "pretrain" ? "--force-pretraining" : "--force";
+    std::optional<RunLock> lock;
+    bool busy = false;
+    if (!flags_.dry_run) {
+      // Beside the run, not in this grid's runs: a pre-training may be another grid's (grid.pretrain_from).
+      const fs::path lock_file = run_dir.parent_path() / "locks" / (run_dir.filename().string() + ".lock");
+      fs::create_directories(lock_file.parent_path());
+      lock.emplace(lock_file, RunLock::Mode::try_once);
+      busy = !lock->held();
+      if (busy && when_busy == WhenBusy::leave) {
+        log::info(run_dir.string(), ": another reproduce process is running it; left to that one");
+        return {kOk, true};
+      }
+      if (busy) {
+        log::info(run_dir.string(), ": another reproduce process is running it; waiting for it to finish");
+        lock.emplace(lock_file, RunLock::Mode::wait);
+      }
     }
-    if (busy) {
-      log::info(run_dir.string(), ": another reproduce process is running it; waiting for it to finish");
-      lock.emplace(lock_file, RunLock::Mode::wait);
-    }
-    // A run another process has just finished is not redone by --force.
-    if (flags_.force && !busy && !flags_.dry_run && fs::exists(run_dir)) fs::remove_all(run_dir);
-    if (fs::exists(run_dir / "results.json")) {
+    redo = redo && !busy;  // a run another process has just finished is not redone
+    if (redo && !flags_.dry_run && fs::exists(run_dir)) fs::remove_all(run_dir);
+    if (!redo && fs::exists(run_dir / "results.json")) {
+      const std::string hint = "(" + redo_flag + " redoes the runs";
       // A run on the ids of an earlier vocabulary would mix vocabularies in one table.
       const std::string trained_on = final_checkpoint_record(run_dir, "tokenizer_fingerprint");
       if (!trained_on.empty() && !tokenizer_fingerprint_.empty() && trained_on != tokenizer_fingerprint_)
         throw std::runtime_error(run_dir.string() + " was trained on the ids of tokenizer " + trained_on + ", but " +
                                  tokenizer_.data.tokenizer + " is now " + tokenizer_fingerprint_ +
-                                 ": its results would not belong in this table (--force redoes the runs)");
-      // Nor would a run of another seed (grid.seed changed under the same grid.name) or initial weights.
-      if (const std::string differs = how_run_differs(run_dir, config, command); !differs.empty())
+                                 ": its results would not belong in this table " + hint + ")");
+      // Nor would a run of another seed (grid.seed changed under the same grid.name), settings or initial weights.
+      if (const std::string differs = how_run_differs(run_dir, config, command, init_weights(config, command),
+                                                      RunReuse::finished_results);
+          !differs.empty())
         throw std::runtime_error(run_dir.string() + " " + differs + ": its results would not belong in this table " +
-                                 "(--force redoes the runs; a grid of another seed wants a grid.name of its own)");
-      log::info(run_dir.string(), ": finished earlier, skipped (--force redoes it)");
+                                 hint + "; a grid of another seed wants a grid.name of its own)");
+      log::info(run_dir.string(), ": finished earlier, skipped (", redo_flag, " redoes it)");
       return {};
     }
     const fs::path config_file = run_dir.parent_path() / "configs" / (run_dir.filename().string() + ".yaml");
     std::vector<std::string> args = {command, "--config", config_file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    if (fs::exists(run_dir)) args.push_back("--resume");
+    if (!redo && fs::exists(run_dir)) args.push_back("--resume");
     fs::create_directories(config_file.parent_path());  // also for --dry-run: the printed commands need them
     write_file_atomically(config_file, config::to_yaml(config));
     const double before = flags_.dry_run ? 0 : experiments::recorded_wall_seconds(run_dir);
@@ -326,7 +362,11 @@ class GridRunner {
     };
     for (const Cell& cell : report.cells) {
       const fs::path run_dir = layout_.cell_run(cell);
-      if (!fs::exists(run_dir / "results.json")) continue;
+      if (!fs::exists(run_dir / "results.json")) {
+        // A run redone (and unfinished, or failed) drops its old copy; one not on this machine keeps its record.
+        if (fs::exists(run_dir)) fs::remove(results / "cells" / (cell.run_name() + ".json"));
+        continue;
+      }
       report.results[cell.run_name()] = experiments::read_cell_result(run_dir);
       keep(run_dir);
     }
@@ -346,6 +386,7 @@ class GridRunner {
   experiments::GridLayout layout_;
   config::Config tokenizer_;
   std::string tokenizer_fingerprint_;  // of the grid's vocabulary; empty in a dry run before it exists
+  std::map<std::string, std::string> init_weights_;  // init path -> weights_fingerprint
 };
 
 }  // namespace
@@ -359,10 +400,16 @@ Action add_reproduce_command(CLI::App& app, const GlobalOptions& global) {
       ->delimiter(',');
   cmd->add_option("--datasets", flags->datasets, "only these datasets (comma-separated task names)")->delimiter(',');
   cmd->add_option("--seeds", flags->seeds, "only these fine-tuning seeds (of grid.finetune_seeds)")->delimiter(',');
-  cmd->add_flag("--force", flags->force, "redo the selected runs even when finished");
+  cmd->add_flag("--force", flags->force, "redo the selected fine-tuning cells even when finished");
+  cmd->add_flag("--force-pretraining", flags->force_pretraining,
+                "redo the pre-trainings of the selected pretrained rows even when finished (cells fine-tuned from "
+                "the old ones are then refused until redone)");
   cmd->add_flag("--dry-run", flags->dry_run, "write the runs' configs and print the commands without running them");
   return [flags, &global]() -> int {
-    std::string command = "convpt reproduce " + flags->grid;
+    // As typed, --set included (it changes the runs), for the provenance of the tables.
+    std::string command = "convpt";
+    for (const std::string& assignment : global.config_overrides()) command += " --set " + shell_quote(assignment);
+    command += " reproduce " + flags->grid;
     if (!flags->rows.empty()) command += " --rows " + join(flags->rows, ",");
     if (!flags->datasets.empty()) command += " --datasets " + join(flags->datasets, ",");
     if (!flags->seeds.empty()) {

@@ -3,10 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -18,6 +15,8 @@
 #include "core/log.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
+#include "data/line_reader.h"
+#include "data/loaders.h"
 #include "data/shards.h"
 #include "data/tasks.h"
 #include "models/model_info.h"
@@ -203,28 +202,32 @@ config::Config load_run_config(const std::string& file, const GlobalOptions& glo
 }
 
 // The run directory, on the rank that writes it (rank 0); the other ranks of a data-parallel run get none.
+// `init_weights`: see RunDir::create.
 std::optional<RunDir> open_run(const config::Config& config, const std::string& command, bool resume,
-                               const training::DataParallel& parallel) {
+                               const training::DataParallel& parallel, const std::string& init_weights = "") {
   if (!parallel.is_main()) return std::nullopt;
-  RunDir run = RunDir::create(config, command, resume);
-  // results.json marks a finished run (reproduce skips it): a run that goes on is not finished until it ends again.
-  fs::remove(run.file("results.json"));
-  return run;
+  return RunDir::create(config, command, resume, init_weights);
 }
 
-// --resume: every rank continues from the checkpoint that rank 0 finds (none: the run starts over).
-void resume_latest(training::Trainer& trainer, const std::optional<RunDir>& run, training::DataParallel& parallel) {
-  std::string latest;
-  if (run) {
-    if (const auto found = training::latest_checkpoint(run->path())) latest = found->string();
+// --resume: every rank continues from the checkpoint that rank 0 finds (none: the run starts over). Then, on every
+// start, the run is marked unfinished: results.json marks a finished run (reproduce skips it), and a run that goes
+// on is not finished until it ends again. Not before: a resume refused here leaves a finished run as it was.
+void start_training(training::Trainer& trainer, const std::optional<RunDir>& run, bool resume,
+                    training::DataParallel& parallel) {
+  if (resume) {
+    std::string latest;
+    if (run) {
+      if (const auto found = training::latest_checkpoint(run->path())) latest = found->string();
+    }
+    latest = parallel.broadcast(latest);
+    if (latest.empty()) {
+      log::warn("--resume: no checkpoint in ", run ? run->path().string() : "rank 0's run directory",
+                " yet; the run starts from step 0");
+    } else {
+      trainer.resume(latest);
+    }
   }
-  latest = parallel.broadcast(latest);
-  if (latest.empty()) {
-    log::warn("--resume: no checkpoint in ", run ? run->path().string() : "rank 0's run directory",
-              " yet; the run starts from step 0");
-    return;
-  }
-  trainer.resume(latest);
+  if (run) fs::remove(run->file("results.json"));
 }
 
 data::OrderOptions order_of(const config::Config& config, const training::DataParallel& parallel) {
@@ -267,7 +270,7 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
                                                                  p.precision, *parallel)}};
     };
     training::Trainer trainer(config, run, model, source, {p, evaluate, "", parallel, tokenizer});
-    if (flags->resume) resume_latest(trainer, run, *parallel);
+    start_training(trainer, run, flags->resume, *parallel);
     const training::TrainOutcome outcome = trainer.run();
     if (!run || outcome.reason != training::StopReason::finished) return exit_code(outcome);
     std::ostringstream results;
@@ -311,7 +314,9 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     // Before the run directory: may refuse. Only rank 0 reads --init; the trainer gives the others its weights.
     const std::string& tokenizer = task.tokenizer->fingerprint();
     models::Seq2SeqModel model = build_model(config, parallel->is_main() ? f.init : "", tokenizer, device);
-    const std::optional<RunDir> run = open_run(config, "finetune", flags->resume, *parallel);
+    const std::string init_weights =
+        parallel->is_main() && !f.init.empty() ? training::weights_fingerprint(f.init) : "";
+    const std::optional<RunDir> run = open_run(config, "finetune", flags->resume, *parallel, init_weights);
     training::StreamSource<data::FinetuneBatches> source(
         std::make_unique<data::FinetuneBatches>(std::move(train), options), device);
     auto evaluate = [&](const std::vector<data::Seq2SeqExample>& split, const std::string& prefix) {
@@ -322,7 +327,7 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     const std::string select = task.task.metric == "f1" ? "dev_f1" : "dev_accuracy";
     training::Trainer trainer(config, run, model, source,
                               {f, [&] { return evaluate(dev, "dev_"); }, select, parallel, tokenizer});
-    if (flags->resume) resume_latest(trainer, run, *parallel);
+    start_training(trainer, run, flags->resume, *parallel);
     const training::TrainOutcome outcome = trainer.run();
     if (outcome.reason != training::StopReason::finished) return exit_code(outcome);
 
@@ -437,18 +442,14 @@ Action add_predict_command(CLI::App& app, const GlobalOptions& global) {
     // All texts are read before any output: a file that cannot be read prints no predictions.
     std::vector<std::string> texts = flags->texts;
     if (!flags->input.empty()) {
-      std::ifstream file;
-      if (flags->input != "-") {
-        file.open(flags->input);
-        if (!file) throw std::runtime_error("cannot read " + flags->input + ": " + std::strerror(errno));
-      }
-      std::istream& in = flags->input == "-" ? std::cin : file;
-      for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
+      // As the tasks' text is read: gzip or plain, NUL bytes refused, invalid UTF-8 repaired.
+      data::LineReader in(flags->input);
+      for (std::string line; in.next(line);) {
+        data::repair_utf8(line);
         texts.push_back(std::move(line));
       }
-      if (in.bad()) throw std::runtime_error("error reading " + flags->input);
-      if (texts.empty()) throw std::runtime_error(flags->input + ": no text to classify (the input is empty)");
+      if (texts.size() == flags->texts.size())
+        throw std::runtime_error(in.path().string() + ": no text to classify (the input is empty)");
     }
     Classifier c = load_classifier(flags->checkpoint, flags->task, flags->data_root, global, "predict");
     const std::vector<std::string>& words = c.task.task.label_words;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <charconv>
 #include <set>
+#include <sstream>
 
 namespace convpt::config {
 namespace {
@@ -321,6 +322,10 @@ GridConfig load_grid(const std::filesystem::path& path, bool follow_source) {
   reader.reject_unknown_keys();
   const GridSpec& g = config.grid;
   const Validator check{tree};
+  // The name is a directory under output_dir and results_dir: one plain name, not a path.
+  check.require(!g.name.empty() && g.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+                        std::string::npos && g.name != "." && g.name != "..",
+                "grid.name", "must be a plain directory name (letters, digits, '.', '_', '-'), not '" + g.name + "'");
   check.require(!g.archs.empty(), "grid.archs", "must not be empty");
   check.require(!g.rows.empty(), "grid.rows", "must not be empty");
   check.require(!g.datasets.empty(), "grid.datasets", "must not be empty");
@@ -354,12 +359,20 @@ GridConfig load_grid(const std::filesystem::path& path, bool follow_source) {
     }
   }
   check.non_negative(g.seed, "grid.seed");
-  for (size_t i = 0; i < g.finetune_seeds.size(); ++i) {
-    check.non_negative(g.finetune_seeds[i], "grid.finetune_seeds");
-    check.require(std::find(g.finetune_seeds.begin(), g.finetune_seeds.begin() + i, g.finetune_seeds[i]) ==
-                      g.finetune_seeds.begin() + i,
-                  "grid.finetune_seeds", "lists seed " + std::to_string(g.finetune_seeds[i]) + " twice");
-  }
+  for (const int64_t seed : g.finetune_seeds) check.non_negative(seed, "grid.finetune_seeds");
+  // A list that names one thing twice would run its cells twice and count their results twice.
+  const auto once_each = [&](const auto& items, const std::string& key, const std::string& what) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::ostringstream item;
+      item << items[i];
+      check.require(std::find(items.begin(), items.begin() + i, items[i]) == items.begin() + i, key,
+                    "lists " + what + item.str() + " twice");
+    }
+  };
+  once_each(g.finetune_seeds, "grid.finetune_seeds", "seed ");
+  once_each(g.archs, "grid.archs", "");
+  once_each(g.rows, "grid.rows", "");
+  once_each(g.datasets, "grid.datasets", "");
   auto exists = [&](const std::string& file, const std::string& key) {
     for (const std::string& arch : g.archs)
       for (const std::string& dataset : g.datasets) {
@@ -393,6 +406,20 @@ std::string to_yaml(const Config& config) {
   copy.visit(writer);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+std::vector<FieldDifference> section_differences(const Config& before, const Config& after,
+                                                 const std::string& section) {
+  const YAML::Node a = YAML::Load(to_yaml(before))[section], b = YAML::Load(to_yaml(after))[section];
+  if (!a.IsMap() || !b.IsMap()) throw std::logic_error("section_differences: no config section '" + section + "'");
+  std::vector<FieldDifference> out;
+  for (const auto& field : a) {
+    const std::string name = field.first.as<std::string>();
+    // One line each, as written (a sequence is written in flow style).
+    const std::string value_before = YAML::Dump(field.second), value_after = YAML::Dump(b[name]);
+    if (value_before != value_after) out.push_back({section + "." + name, value_before, value_after});
+  }
+  return out;
 }
 
 }  // namespace convpt::config

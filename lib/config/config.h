@@ -301,4 +301,12 @@ std::string expand_grid_path(std::string file, const std::string& arch, const st
 // The fully resolved config as YAML (every field, defaults included); loads back to an equal Config.
 std::string to_yaml(const Config& config);
 
+// A field of one section whose resolved value differs between two configs, both values as to_yaml writes them.
+struct FieldDifference {
+  std::string field, before, after;  // field: "<section>.<name>", e.g. "finetune.learning_rate"
+};
+// The fields of the top-level `section` ("model", "finetune", ...) whose values differ, in to_yaml's order.
+std::vector<FieldDifference> section_differences(const Config& before, const Config& after,
+                                                 const std::string& section);
+
 }  // namespace convpt::config

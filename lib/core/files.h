@@ -1,5 +1,6 @@
 #pragma once
 // Whole-file reads and atomic writes, with errors that name the file and the system's reason.
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -9,6 +10,9 @@ namespace convpt {
 // The bytes of `path`; nullopt when it cannot be opened (callers say what a missing file means to them). A read
 // that fails (a directory, an I/O error) throws, naming the file, rather than returning a short text.
 std::optional<std::string> read_file(const std::filesystem::path& path);
+
+// FNV-1a 64 (core/hash.h) of the bytes of `path`, streamed; throws naming the file when it cannot be read.
+uint64_t hash_file(const std::filesystem::path& path);
 
 // Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
 void write_file_atomically(const std::filesystem::path& path, const std::string& contents);

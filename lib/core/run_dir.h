@@ -7,12 +7,18 @@
 
 namespace convpt {
 
+// How a run directory is taken up again: its finished results reused as they are (reproduce's cache), or its
+// training continued (--resume), which may add steps.
+enum class RunReuse { finished_results, resume };
+
 class RunDir {
  public:
   // Creates <run.output_dir>/<run.name> (name defaults to "<command>-<arch>-<UTC time>"), refusing to reuse a
   // directory that already holds a run unless `allow_existing` (resume), and then only the same run (see
-  // how_run_differs). Writes run.json (the command) and config.yaml, starts log.txt.
-  static RunDir create(const config::Config& config, const std::string& command, bool allow_existing = false);
+  // how_run_differs). Writes run.json (the command, and `init_weights`: the fingerprint of the weights a fine-tuning
+  // starts from, "" for none) and config.yaml, starts log.txt.
+  static RunDir create(const config::Config& config, const std::string& command, bool allow_existing = false,
+                       const std::string& init_weights = "");
 
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path file(const std::string& name) const { return path_ / name; }
@@ -22,10 +28,13 @@ class RunDir {
   std::filesystem::path path_;
 };
 
-// Why the run in `dir` is not the run that `config` and `command` describe: another command, another run.seed or,
-// for fine-tuning, another task or initial weights; "" when it is the same run. Reads dir's run.json and config.yaml.
-std::string how_run_differs(const std::filesystem::path& dir, const config::Config& config,
-                            const std::string& command);
+// Why the run in `dir` is not the run that `config` and `command` describe: another command or run.seed; another
+// model, or a setting of the command's section that changes the weights or their selection (all but logging and
+// checkpointing; on resume, steps may grow); for fine-tuning, another task or initial weights (`init_weights`, as
+// RunDir::create records them; runs that record none pass). "" when it is the same run. Reads dir's run.json and
+// config.yaml.
+std::string how_run_differs(const std::filesystem::path& dir, const config::Config& config, const std::string& command,
+                            const std::string& init_weights, RunReuse reuse);
 
 // An exclusive advisory lock (flock) on the file `path`, created if missing, held while the object lives. The
 // kernel drops it when the holder exits, killed or not, so an interrupted run never leaves a stale lock. Several

@@ -1,5 +1,6 @@
 #include "data/line_reader.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -18,9 +19,19 @@ DataError::DataError(const std::filesystem::path& file, int64_t line, const std:
     : std::runtime_error(locate(file, line) + ": " + what) {}
 
 LineReader::LineReader(const std::filesystem::path& path) : path_(path) {
-  if (!std::filesystem::is_regular_file(path)) throw DataError(path, 0, "no such file");
-  file_ = gzopen(path.c_str(), "rb");
-  if (!file_) throw DataError(path, 0, "cannot open");
+  if (path == "-") {
+    path_ = "standard input";
+    const int fd = ::dup(STDIN_FILENO);  // gzclose closes it: standard input itself stays open
+    if (fd >= 0) file_ = gzdopen(fd, "rb");
+    if (!file_) {
+      if (fd >= 0) ::close(fd);
+      throw DataError(path_, 0, "cannot read");
+    }
+  } else {
+    if (!std::filesystem::is_regular_file(path)) throw DataError(path, 0, "no such file");
+    file_ = gzopen(path.c_str(), "rb");
+    if (!file_) throw DataError(path, 0, "cannot open");
+  }
   gzbuffer(static_cast<gzFile>(file_), 1 << 20);
 }
 

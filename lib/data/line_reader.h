@@ -15,7 +15,7 @@ struct DataError : std::runtime_error {
 
 class LineReader {
  public:
-  // Throws DataError if the file is missing or unreadable.
+  // Throws DataError if the file is missing or unreadable. "-" reads standard input (named so in errors).
   explicit LineReader(const std::filesystem::path& path);
   ~LineReader();
   LineReader(const LineReader&) = delete;

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <stdexcept>
 
 #include "config/yaml_tree.h"
+#include "core/files.h"
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/text.h"
@@ -170,17 +170,9 @@ std::unique_ptr<RowReader> open_source(const Task::Source& source, const fs::pat
 // Path, size and a hash of the contents of a file, or of every file under a directory, one per line (sorted:
 // directory order varies). Not the modification time: see Task::fingerprint.
 std::string file_identity(const fs::path& path) {
-  constexpr size_t kChunk = 1 << 20;
-  const auto chunk = std::make_unique_for_overwrite<char[]>(kChunk);  // one for all files (aclImdb has 100k)
-  const auto identity = [&](const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw DataError(file, 0, "cannot read");
-    uint64_t hash = kFnv1a64Basis;
-    while (in.read(chunk.get(), std::streamsize(kChunk)) || in.gcount() > 0)
-      hash = fnv1a64(std::string_view(chunk.get(), size_t(in.gcount())), hash);
-    if (in.bad()) throw DataError(file, 0, "read error");
+  const auto identity = [](const fs::path& file) {
     return json::quote(file.string()) + " " + std::to_string(fs::file_size(file)) + " " +
-           fnv1a64_fingerprint_of(hash) + "\n";
+           fnv1a64_fingerprint_of(hash_file(file)) + "\n";
   };
   const fs::path resolved = fs::canonical(path);  // the same file, however the data root was spelt
   if (!fs::is_directory(resolved)) return identity(resolved);

@@ -228,15 +228,19 @@ fs::path GridLayout::source(const std::string& file, const std::string& arch, co
   return (grid_file_.parent_path() / config::expand_grid_path(file, arch, dataset)).lexically_normal();
 }
 
+std::vector<std::pair<std::string, std::string>> GridLayout::grid_set_keys() const {
+  return {{"run.seed", "grid.seed and grid.finetune_seeds"},
+          {"run.output_dir", "grid.output_dir"},
+          {"run.name", "the cell (" + runs_dir().string() + "/<run>)"},
+          {"model.arch", "grid.archs"},
+          {"finetune.task", "grid.datasets"},
+          {"finetune.init", "the row (pretrained: the architecture's pre-training; scratch: none)"}};
+}
+
 void GridLayout::refuse_grid_settings(const std::vector<std::string>& overrides) const {
-  const std::vector<std::pair<std::string, std::string>> owned = {
-      {"run.seed", "grid.seed and grid.finetune_seeds"},
-      {"run.output_dir", "grid.output_dir"},
-      {"run.name", "the cell (" + runs_dir().string() + "/<run>)"},
-      {"model.arch", "grid.archs"}};
   for (const std::string& assignment : overrides) {
     const std::string key = assignment.substr(0, assignment.find('='));
-    for (const auto& [grid_key, from] : owned)
+    for (const auto& [grid_key, from] : grid_set_keys())
       if (key == grid_key)
         throw config::ConfigError({"--set " + assignment, 0}, key,
                                   "reproduce sets it for every run from " + from + " in " + grid_file_.string() +
@@ -258,6 +262,12 @@ config::Config GridLayout::compose(const std::vector<std::string>& files, const 
   std::vector<fs::path> paths;
   for (const auto& f : files) paths.push_back(source(f, arch, dataset));
   config::YamlTree tree = config::YamlTree::from_files(paths);
+  // The model file says model.arch; the grid's other files must not say what the grid sets.
+  for (const auto& [key, from] : grid_set_keys())
+    if (key != "model.arch" && tree.find(key).IsDefined())
+      throw config::ConfigError(tree.origin_of(key), key,
+                                "reproduce sets it for every run from " + from + " in " + grid_file_.string() +
+                                    "; remove it from this file");
   tree.replace_section(config::YamlTree::from_file(source(grid_.model, arch, dataset)), "model");
   for (const auto& assignment : settings) tree.apply_override(assignment);
   return config::load_config(tree);

@@ -50,8 +50,8 @@ class GridLayout {
   // pretrain_grid()'s layout.
   config::Config pretrain_config(const std::string& arch, const std::vector<std::string>& overrides = {}) const;
   config::Config finetune_config(const Cell& cell, const std::vector<std::string>& overrides = {}) const;
-  // Refuses (ConfigError) an override of a key the grid sets for every run (run.seed, run.output_dir, run.name,
-  // model.arch), which would otherwise be silently replaced.
+  // Refuses (ConfigError) an override of a key the grid sets for every run (grid_set_keys), which would otherwise
+  // be silently replaced. The grid's files are refused such keys when a config is composed.
   void refuse_grid_settings(const std::vector<std::string>& overrides) const;
   // Every file the grid merges for some cell (the tokenizer config included), without duplicates.
   std::vector<std::filesystem::path> files() const;
@@ -60,6 +60,9 @@ class GridLayout {
   std::filesystem::path source(const std::string& file, const std::string& arch, const std::string& dataset) const;
   config::Config compose(const std::vector<std::string>& files, const std::string& arch, const std::string& dataset,
                          const std::vector<std::string>& settings) const;
+  // The keys the grid sets for every run (run.seed, run.output_dir, run.name, model.arch, finetune.task,
+  // finetune.init), each with what it is set from.
+  std::vector<std::pair<std::string, std::string>> grid_set_keys() const;
   std::vector<std::string> run_settings(const std::filesystem::path& run_dir, const std::string& arch, int64_t seed,
                                         std::vector<std::string> overrides) const;
   std::filesystem::path grid_file_;

@@ -9,6 +9,7 @@
 
 #include "core/build_info.h"
 #include "core/files.h"
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "training/safetensors.h"
@@ -121,14 +122,20 @@ void check_same_tokenizer(const CheckpointContents& contents, const std::string&
 
 std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) { return pointed_checkpoint(run_dir / "checkpoints"); }
 
-CheckpointContents load_checkpoint(const fs::path& path) {
+fs::path resolve_checkpoint(const fs::path& path) {
   // A checkpoint itself, a directory of checkpoints (checkpoints/ or best/, with a `latest` pointer), or a run.
-  fs::path dir = path;
-  if (!fs::exists(dir / "meta.json")) {
-    const auto pointed = pointed_checkpoint(path) ? pointed_checkpoint(path) : latest_checkpoint(path);
-    if (!pointed) throw std::runtime_error("no checkpoint found in " + path.string());
-    dir = *pointed;
-  }
+  if (fs::exists(path / "meta.json")) return path;
+  const auto pointed = pointed_checkpoint(path) ? pointed_checkpoint(path) : latest_checkpoint(path);
+  if (!pointed) throw std::runtime_error("no checkpoint found in " + path.string());
+  return *pointed;
+}
+
+std::string weights_fingerprint(const fs::path& path) {
+  return fnv1a64_fingerprint_of(hash_file(resolve_checkpoint(path) / "model.safetensors"));
+}
+
+CheckpointContents load_checkpoint(const fs::path& path) {
+  const fs::path dir = resolve_checkpoint(path);
   CheckpointContents c;
   try {
     const json::Value meta = json::parse(read_text(dir / "meta.json"));
@@ -150,24 +157,13 @@ CheckpointContents load_checkpoint(const fs::path& path) {
 }
 
 std::string model_differences(const config::ModelConfig& checkpoint, const config::ModelConfig& wanted) {
-  // Compare the resolved YAML of both model sections line by line: one semantics, whatever fields exist.
-  auto lines = [](const config::ModelConfig& model) {
-    config::Config c;
-    c.model = model;
-    std::istringstream yaml(config::to_yaml(c));
-    std::map<std::string, std::string> values;
-    bool in_model = false;
-    for (std::string line; std::getline(yaml, line);) {
-      if (!line.empty() && line[0] != ' ') in_model = line == "model:";
-      else if (in_model) values[line.substr(2, line.find(':') - 2)] = line.substr(line.find(':') + 2);
-    }
-    return values;
-  };
-  const auto a = lines(checkpoint), b = lines(wanted);
+  config::Config a, b;
+  a.model = checkpoint;
+  b.model = wanted;
   std::string out;
-  for (const auto& [key, value] : a)
-    if (key != "dropout" && b.at(key) != value)  // dropout is a training setting, not part of the weights
-      out += "model." + key + ": checkpoint " + value + ", config " + b.at(key) + "\n";
+  for (const auto& d : config::section_differences(a, b, "model"))
+    if (d.field != "model.dropout")  // a training setting, not part of the weights
+      out += d.field + ": checkpoint " + d.before + ", config " + d.after + "\n";
   return out;
 }
 

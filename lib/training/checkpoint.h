@@ -55,6 +55,13 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& checkpoints_d
 // Throws std::runtime_error naming the file when it is missing or corrupt.
 CheckpointContents load_checkpoint(const std::filesystem::path& path);
 
+// The checkpoint directory that load_checkpoint(path) reads. Throws when there is none.
+std::filesystem::path resolve_checkpoint(const std::filesystem::path& path);
+
+// A fingerprint of the weights load_checkpoint(path) reads (a hash of its model.safetensors): a fine-tuning run records
+// its initial weights' fingerprint, so that one from another pre-training under the same path is told apart.
+std::string weights_fingerprint(const std::filesystem::path& path);
+
 // The newest complete checkpoint under a run directory, if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
 
