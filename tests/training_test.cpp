@@ -108,6 +108,10 @@ TEST_CASE("N steps straight equal N/2 + resume + N/2, bit for bit", "[training]"
   test::TempDir dir;
   train(tiny_run(dir.path(), "straight", 8), 1);
   train(tiny_run(dir.path(), "split", 4), 1);
+  // As if the first half had been killed after logging two steps past its last checkpoint: the resumed run logs
+  // them again, and metrics.jsonl must hold each step once.
+  std::ofstream(dir.path() / "split" / "metrics.jsonl", std::ios::app)
+      << "{\"step\": 5, \"loss\": 9.5}\n{\"step\": 6, \"loss\": 9.25}\n";
   // The resumed run starts from another initialisation: everything must come from the checkpoint.
   const auto outcome = train(tiny_run(dir.path(), "split", 8), 99,
                              [&](Trainer& t) { t.resume(dir.path() / "split"); });

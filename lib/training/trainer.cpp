@@ -9,7 +9,10 @@
 #include <exception>
 #include <fstream>
 #include <iomanip>
+#include <sstream>
 
+#include "core/files.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "training/checkpoint.h"
 #include "training/precision.h"
@@ -43,11 +46,16 @@ class StopSignals {
 };
 
 // Appends one JSON object per line to <run>/metrics.jsonl; values are numbers. Without a run directory (ranks
-// other than 0), writes nothing.
+// other than 0), writes nothing. Training from `first_step` first drops the lines of later steps: a run killed
+// after its last checkpoint logged steps that the resumed run logs again.
 class MetricsLog {
  public:
-  explicit MetricsLog(const std::optional<RunDir>& run) {
-    if (run) out_.open(run->file("metrics.jsonl"), std::ios::app);
+  MetricsLog(const std::optional<RunDir>& run, int64_t first_step) {
+    if (!run) return;
+    const std::filesystem::path file = run->file("metrics.jsonl");
+    keep_steps_up_to(file, first_step);
+    out_.open(file, std::ios::app);
+    if (!out_) throw_io_error("cannot append to", file);
   }
   void write(int64_t step, const Evaluation& values) {
     if (!out_.is_open()) return;
@@ -58,6 +66,29 @@ class MetricsLog {
   }
 
  private:
+  static void keep_steps_up_to(const std::filesystem::path& file, int64_t last_step) {
+    const std::optional<std::string> text = read_file(file);
+    if (!text) return;  // a new run
+    std::istringstream lines(*text);
+    std::string kept;
+    bool dropped = false;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty()) continue;
+      int64_t step = 0;
+      try {
+        step = json::parse(line).at("step").as_int64();
+      } catch (const std::exception& e) {
+        throw std::runtime_error(file.string() + ": not a metrics line (" + e.what() + "): " + line);
+      }
+      if (step > last_step) {
+        dropped = true;
+        continue;
+      }
+      kept += line + "\n";
+    }
+    if (dropped) write_file_atomically(file, kept);
+  }
+
   std::ofstream out_;
 };
 
@@ -193,7 +224,7 @@ TrainOutcome Trainer::train() {
   const torch::Device device = model_->parameters().front().device();
   const bool live_line = run_ && ::isatty(STDERR_FILENO);
   StopSignals signals;
-  MetricsLog metrics(run_);
+  MetricsLog metrics(run_, step_);
   TrainOutcome outcome;
   outcome.best = best_;
   const auto started = std::chrono::steady_clock::now();
