@@ -171,6 +171,13 @@ assert confusion == json.load(open(evaluation))["confusion"], (confusion, open(e
 PY
   { echo "FAIL: predict's labels disagree with eval or are malformed"; failures=$((failures + 1)); }
 expect 2 "predict: give --text or --input" -- "${pred[@]}"
+# predict reads no data: it needs no data root, unless a task file takes its label words from data under one.
+env -u CONVPT_DATA_ROOT "$convpt" predict --checkpoint "$tmp/runs/ft" --input "$tmp/test_texts.txt" 2>/dev/null |
+  cmp -s - "$tmp/predicted.txt" || { echo "FAIL: predict without a data root differs"; failures=$((failures + 1)); }
+printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'splits: {train: sst2/train.tsv}' \
+  >"$tmp/task/rootless.yaml"
+expect 1 "rootless.yaml: sst2/train.tsv is not next to the task file, and no data root is set" -- \
+  env -u CONVPT_DATA_ROOT "$convpt" predict --checkpoint "$tmp/runs/ft" --task "$tmp/task/rootless.yaml" --text a
 expect 2 "--(text|input) excludes --(input|text)" -- "${pred[@]}" --text a --input "$tmp/test_texts.txt"
 expect 1 "$tmp/none.txt: no such file" -- "${pred[@]}" --input "$tmp/none.txt"
 # The input is read as the tasks' text is: gzip as well as plain, and a NUL byte is refused with file and line.

@@ -97,10 +97,18 @@ struct TaskData {
   }
 };
 
-TaskData load_task(const config::Config& config, const std::string& data_root_flag) {
+// Whether a command reads the task's examples; one that does not (predict) needs no data root, unless a task file
+// takes its label words from its data.
+enum class TaskExamples { read, unread };
+
+TaskData load_task(const config::Config& config, const std::string& data_root_flag,
+                   TaskExamples examples = TaskExamples::read) {
   if (config.finetune.task.empty()) throw UsageError("no task: pass --task or set finetune.task");
   if (config.data.tokenizer.empty()) throw std::invalid_argument("data.tokenizer is not set (see convpt tokenize)");
-  const fs::path root = fs::canonical(data::resolve_data_root(data_root_flag, config.data.root));
+  const std::optional<fs::path> found = examples == TaskExamples::read
+                                            ? data::resolve_data_root(data_root_flag, config.data.root)
+                                            : data::find_data_root(data_root_flag, config.data.root);
+  const fs::path root = found ? fs::canonical(*found) : fs::path();
   TaskData t{data::find_task(config.finetune.task, root), {},
              std::make_shared<tokenizer::Tokenizer>(config.data.tokenizer, int32_t(config.data.sentinels)),
              config.data.shards, root};
@@ -363,7 +371,7 @@ struct Classifier {
 
 // `task`: a task name or file; empty for the one the checkpoint was fine-tuned on.
 Classifier load_classifier(const std::string& checkpoint_flag, const std::string& task, const std::string& data_root,
-                           const GlobalOptions& global, const std::string& command) {
+                           const GlobalOptions& global, const std::string& command, TaskExamples examples) {
   const fs::path best = fs::path(checkpoint_flag) / "best";
   const fs::path source = fs::exists(best / "latest") ? best : fs::path(checkpoint_flag);
   training::CheckpointContents checkpoint = training::load_checkpoint(source);
@@ -374,7 +382,7 @@ Classifier load_classifier(const std::string& checkpoint_flag, const std::string
     throw UsageError(checkpoint_flag + " names no task (a pre-training run?): pass --task");
   }
   const torch::Device device = apply_runtime(config.run);
-  TaskData data = load_task(config, data_root);
+  TaskData data = load_task(config, data_root, examples);
   training::check_same_tokenizer(checkpoint, source.string(), data.tokenizer->fingerprint(),
                                  "data.tokenizer " + config.data.tokenizer);
   models::Seq2SeqModel model(config.model);
@@ -398,7 +406,7 @@ Action add_eval_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--data-root", flags->data_root, "dataset root (default: $CONVPT_DATA_ROOT, then data.root)");
   cmd->add_flag("--json", flags->json, "print the metrics as JSON");
   return [flags, &global]() -> int {
-    Classifier c = load_classifier(flags->checkpoint, flags->task, flags->data_root, global, "eval");
+    Classifier c = load_classifier(flags->checkpoint, flags->task, flags->data_root, global, "eval", TaskExamples::read);
     const TaskData& task = c.task;
     const config::FinetuneConfig& f = c.config.finetune;
     const eval::ConfusionMatrix confusion = training::classify(*c.model, task.examples(flags->split), task.label_ids,
@@ -435,7 +443,9 @@ Action add_predict_command(CLI::App& app, const GlobalOptions& global) {
   CLI::Option* text = cmd->add_option("--text", flags->texts, "a text to classify (repeatable)");
   cmd->add_option("--input", flags->input, "a file of texts to classify, one per line ('-': standard input)")
       ->excludes(text);
-  cmd->add_option("--data-root", flags->data_root, "dataset root (default: $CONVPT_DATA_ROOT, then data.root)");
+  cmd->add_option("--data-root", flags->data_root,
+                  "dataset root, needed only by a task file whose label words come from its data (default: "
+                  "$CONVPT_DATA_ROOT, then data.root)");
   cmd->add_flag("--json", flags->json, "a JSON object per text: the label and each label word's probability");
   return [flags, &global]() -> int {
     if (flags->texts.empty() && flags->input.empty()) throw UsageError("predict: give --text or --input");
@@ -451,7 +461,8 @@ Action add_predict_command(CLI::App& app, const GlobalOptions& global) {
       if (texts.size() == flags->texts.size())
         throw std::runtime_error(in.path().string() + ": no text to classify (the input is empty)");
     }
-    Classifier c = load_classifier(flags->checkpoint, flags->task, flags->data_root, global, "predict");
+    Classifier c = load_classifier(flags->checkpoint, flags->task, flags->data_root, global, "predict",
+                                   TaskExamples::unread);
     const std::vector<std::string>& words = c.task.task.label_words;
     std::vector<data::Seq2SeqExample> examples;
     for (const std::string& t : texts) examples.push_back({c.task.tokenizer->encode(t), {}});

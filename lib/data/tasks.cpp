@@ -456,6 +456,9 @@ class TaskFile {
   fs::path locate(const fs::path& path) const {
     if (path.is_absolute()) return path;
     if (fs::exists(file_.parent_path() / path)) return fs::absolute(file_.parent_path() / path);
+    if (data_root_.empty())  // (predict needs no data unless the label words come from it)
+      throw std::invalid_argument(file_.string() + ": " + path.string() +
+                                  " is not next to the task file, and no data root is set to look under");
     return fs::absolute(data_root_ / path);
   }
 
@@ -526,16 +529,20 @@ std::unique_ptr<ExampleReader> open_text_corpus(const fs::path& file, const Read
                                       options);
 }
 
-fs::path resolve_data_root(const std::string& flag_value, const std::string& config_value) {
+std::optional<fs::path> find_data_root(const std::string& flag_value, const std::string& config_value) {
   std::string root = flag_value, from = "the command line";
   if (const char* env = std::getenv("CONVPT_DATA_ROOT"); root.empty() && env && *env)
     root = env, from = "$CONVPT_DATA_ROOT";
   if (root.empty()) root = config_value, from = "data.root";
-  if (root.empty())
-    throw std::invalid_argument("no data root: give one on the command line, in $CONVPT_DATA_ROOT or as data.root");
+  if (root.empty()) return std::nullopt;
   if (!fs::is_directory(root))
     throw std::invalid_argument("data root '" + root + "' (from " + from + ") is not a directory");
   return root;
+}
+
+fs::path resolve_data_root(const std::string& flag_value, const std::string& config_value) {
+  if (auto root = find_data_root(flag_value, config_value)) return *root;
+  throw std::invalid_argument("no data root: give one on the command line, in $CONVPT_DATA_ROOT or as data.root");
 }
 
 }  // namespace convpt::data

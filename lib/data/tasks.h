@@ -25,6 +25,7 @@
 // columns comment_text and toxicity, toxic when toxicity >= 0.5 (not shipped: opening it says so).
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,5 +110,7 @@ std::unique_ptr<ExampleReader> open_text_corpus(const std::filesystem::path& fil
 // The data root: the command-line value if given, else $CONVPT_DATA_ROOT, else the config's data.root. Throws
 // std::invalid_argument when none is set or the directory does not exist.
 std::filesystem::path resolve_data_root(const std::string& flag_value, const std::string& config_value);
+// The same, for a command that may need no data: nullopt when none is set (a set one must exist).
+std::optional<std::filesystem::path> find_data_root(const std::string& flag_value, const std::string& config_value);
 
 }  // namespace convpt::data
