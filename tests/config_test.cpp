@@ -147,6 +147,15 @@ TEST_CASE("a missing required field is named", "[config][errors]") {
   CHECK_THAT(message, Contains(file.string()));
 }
 
+TEST_CASE("a misspelt section is reported before the required field it leaves missing", "[config][errors]") {
+  TempDir dir;
+  const auto file = dir.write("exp.yaml", "run:\n  seed: 3\nmodle:\n  arch: transformer\n");
+  const std::string message = error_of(file);
+  CHECK_THAT(message, Contains(file.string() + ":3"));
+  CHECK_THAT(message, Contains("unknown key"));
+  CHECK_THAT(message, Contains("did you mean 'model'"));
+}
+
 TEST_CASE("impossible values point at the offending key", "[config][errors]") {
   TempDir dir;
   const std::string head = "model:\n  arch: transformer\n";

@@ -36,23 +36,26 @@ class Reader {
     consumed_.insert(key);
     const YAML::Node node = tree_.find(key);
     if (!node) {
-      if (spec.required) fail(key, "required field is missing");
+      if (spec.required) missing_.push_back(key);
       return;
     }
     value = convert<T>(node, key);
     check_choices(value, key, spec);
   }
 
-  // Keys present in the tree that no field consumed, first by file order.
-  void reject_unknown_keys() const {
+  // After the visit: keys present in the tree that no field consumed (the first by file order), then required
+  // fields that are missing. Unknown keys come first: a misspelt section or key is why a required one is missing.
+  void check_keys() const {
     std::vector<std::string> unknown;
     for (const auto& key : tree_.all_keys())
       if (!consumed_.count(key)) unknown.push_back(key);
-    if (unknown.empty()) return;
-    const auto first = std::min_element(unknown.begin(), unknown.end(), [&](const auto& a, const auto& b) {
-      return tree_.origin_of(a).line < tree_.origin_of(b).line;
-    });
-    fail(*first, "unknown key" + suggestion(*first));
+    if (!unknown.empty()) {
+      const auto first = std::min_element(unknown.begin(), unknown.end(), [&](const auto& a, const auto& b) {
+        return tree_.origin_of(a).line < tree_.origin_of(b).line;
+      });
+      fail(*first, "unknown key" + suggestion(*first));
+    }
+    if (!missing_.empty()) fail(missing_.front(), "required field is missing");
   }
 
  private:
@@ -120,6 +123,7 @@ class Reader {
   const YamlTree& tree_;
   std::string prefix_;
   std::set<std::string> consumed_;
+  std::vector<std::string> missing_;  // required fields, in visiting order
 };
 
 std::string format_number(double value) {
@@ -291,7 +295,7 @@ Config load_config(const YamlTree& tree) {
   Config config;
   Reader reader(tree);
   config.visit(reader);
-  reader.reject_unknown_keys();
+  reader.check_keys();
   if (config.data.vocab_pieces == 0)  // the largest multiple of 100 that fits below the sentinels
     config.data.vocab_pieces = (config.model.vocab_size - config.data.sentinels) / 100 * 100;
   Validator{tree}(config);
@@ -319,7 +323,7 @@ GridConfig load_grid(const std::filesystem::path& path, bool follow_source) {
   GridConfig config;
   Reader reader(tree);
   config.visit(reader);
-  reader.reject_unknown_keys();
+  reader.check_keys();
   const GridSpec& g = config.grid;
   const Validator check{tree};
   // The name is a directory under output_dir and results_dir: one plain name, not a path.
