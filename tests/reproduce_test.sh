@@ -52,6 +52,27 @@ grep -q 'tasks/trec/test: the task.s data now has another fingerprint than the o
   { cat changed.log; fail "shards of changed task data were not found stale"; }
 grep -q '^\$ convpt .*tokenize encode' changed.log || fail "shards of changed task data were not encoded again"
 if grep -q 'fnv1a64:0000000000000000' shards/smoke/encoded_with.json; then fail "the record was not renewed"; fi
+# Grids that share shards (one tokenizer file) keep each other's tasks: encoding again for a TREC-only grid encodes
+# SST-2 too, and a record that lacks one of a grid's datasets is not current. Dry runs show the encode command.
+cp shards/smoke/encoded_with.json record.json
+sed -e 's/^  name: smoke$/  name: smoketrec/' -e 's/^  datasets: .*/  datasets: [trec]/' \
+  -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" "$src/experiments/smoke/table2.yaml" >trec.yaml
+sed -i 's|"tasks/trec/test": "fnv1a64:[0-9a-f]*"|"tasks/trec/test": "fnv1a64:0000000000000000"|' shards/smoke/encoded_with.json
+"$convpt" reproduce trec.yaml --dry-run >shared.log 2>&1 || { cat shared.log; fail "dry run of a grid sharing shards"; }
+grep -q '^\$ convpt .*data.tasks=\[trec,sst2\].* tokenize encode' shared.log ||
+  { cat shared.log; fail "encoding again for one grid drops another grid's task"; }
+python3 - shards/smoke/encoded_with.json record.json <<'PY'
+import json, sys
+record = json.load(open(sys.argv[2]))
+record["splits"] = [s for s in record["splits"] if not s.startswith("tasks/sst2/")]
+record["fingerprints"] = {k: v for k, v in record["fingerprints"].items() if not k.startswith("tasks/sst2/")}
+json.dump(record, open(sys.argv[1], "w"))
+PY
+"$convpt" reproduce "$src/experiments/smoke/table2.yaml" --dry-run >lacking.log 2>&1 || { cat lacking.log; fail "dry run"; }
+grep -q 'hold no sst2 (the last encoding did not write it): encoding again' lacking.log ||
+  { cat lacking.log; fail "shards lacking one of the grid's datasets were taken as current"; }
+grep -q '^\$ convpt .*data.tasks=\[sst2,trec\].* tokenize encode' lacking.log || { cat lacking.log; fail "encode command"; }
+cp record.json shards/smoke/encoded_with.json
 
 # --force redoes exactly the selected cells; the others stay cached.
 "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv-scratch --datasets trec --force \

@@ -231,13 +231,48 @@ class GridRunner {
       tokenizer_fingerprint_ =
           tokenizer::Tokenizer(tokenizer_.data.tokenizer, int32_t(tokenizer_.data.sentinels)).fingerprint();
     if (!shards_current()) {
-      const auto& datasets = layout_.grid().datasets;
+      const std::vector<std::string> datasets = datasets_to_encode();
       std::string tasks = "data.tasks=[";
       for (size_t i = 0; i < datasets.size(); ++i) tasks += (i ? "," : "") + datasets[i];
       if (int code = tokenize({"--set", tasks + "]", "tokenize", "encode", "--config", tokenizer_file}); code != kOk)
         return code;
     }
     return kOk;
+  }
+
+  // The grid's datasets, and the built-in tasks the shards hold now: grids that share shards (one tokenizer file)
+  // must not undo each other's encodings.
+  std::vector<std::string> datasets_to_encode() const {
+    std::vector<std::string> datasets = layout_.grid().datasets;
+    std::optional<data::ShardsProvenance> encoded;
+    try {
+      encoded = data::read_shards_provenance(tokenizer_.data.shards);
+    } catch (const std::exception&) {  // corrupt: shards_current() said so
+    }
+    const fs::path root = fs::canonical(data::resolve_data_root("", tokenizer_.data.root));
+    if (!encoded || encoded->data_root != root.string()) return datasets;
+    const std::vector<std::string> builtin = data::builtin_task_names();
+    for (const auto& [shard, fingerprint] : encoded->fingerprints) {
+      const std::string task = task_of_shard(shard);
+      if (std::find(builtin.begin(), builtin.end(), task) == builtin.end() ||
+          std::find(datasets.begin(), datasets.end(), task) != datasets.end())
+        continue;
+      try {  // a listed task must have all its splits: one whose data is gone is left out
+        const data::Task found = data::find_task(task, root);
+        for (const auto& split : found.splits) found.open(split);
+        datasets.push_back(task);
+      } catch (const data::MissingData& e) {
+        log::info(tokenizer_.data.shards, ": not encoding ", task, " again (", e.what(), ")");
+      }
+    }
+    return datasets;
+  }
+
+  // "tasks/<task>/<split>" -> "<task>"; "" for another shard.
+  static std::string task_of_shard(const std::string& shard) {
+    const size_t slash = shard.rfind('/');
+    if (!shard.starts_with("tasks/") || slash == std::string::npos || slash <= 6) return "";
+    return shard.substr(6, slash - 6);
   }
 
   // Whether the shards' record says they are complete, made with the current vocabulary from the data root and task
@@ -254,10 +289,14 @@ class GridRunner {
         return false;
       }
       const auto& datasets = layout_.grid().datasets;
-      for (const auto& [shard, fingerprint] : encoded->fingerprints) {  // "tasks/<task>/<split>"
-        const size_t slash = shard.rfind('/');
-        if (!shard.starts_with("tasks/") || slash <= 6) continue;
-        const std::string task = shard.substr(6, slash - 6), split = shard.substr(slash + 1);
+      for (const std::string& dataset : datasets)
+        if (std::none_of(encoded->fingerprints.begin(), encoded->fingerprints.end(),
+                         [&](const auto& recorded) { return task_of_shard(recorded.first) == dataset; })) {
+          log::info(tokenizer_.data.shards, " hold no ", dataset, " (the last encoding did not write it): encoding again");
+          return false;
+        }
+      for (const auto& [shard, fingerprint] : encoded->fingerprints) {
+        const std::string task = task_of_shard(shard), split = shard.substr(shard.rfind('/') + 1);
         if (std::find(datasets.begin(), datasets.end(), task) == datasets.end()) continue;
         if (data::find_task(task, root).fingerprint(split) != fingerprint) {
           log::info(tokenizer_.data.shards, "/", shard, ": the task's data now has another fingerprint than the one ",
