@@ -13,7 +13,7 @@ namespace convpt::cli {
 
 // Exit codes shared by every subcommand.
 // kInterrupted: SIGINT/SIGTERM stopped a run after saving a checkpoint (128 + SIGINT, as shells report it).
-enum ExitCode : int { kOk = 0, kRuntimeError = 1, kUsageError = 2, kNotImplemented = 3, kInterrupted = 130 };
+enum ExitCode : int { kOk = 0, kRuntimeError = 1, kUsageError = 2, kInterrupted = 130 };
 
 // A command line that cannot work (flags that contradict each other or are missing): run() prints it and returns
 // kUsageError, like a parse error.
