@@ -126,8 +126,8 @@ grep -q 'stopped by SIGINT at step' int.log || { cat int.log; fail "the signal d
 grep -q '^\$ convpt pretrain .* --resume' int2.log || { cat int2.log; fail "the interrupted pre-training is not resumed"; }
 
 # Reproduce processes share a grid through one lock per run: a cell another process holds is left to it (even
-# under --force); a pre-training it holds is passed over for the next free run, and waited for by the first
-# pre-trained cell that needs it. `flock` stands in for the other process.
+# under --force); a pre-training it holds is passed over for the next free run, and waited for once every other
+# cell has run. `flock` stands in for the other process.
 lock=runs/smoke/locks
 flock $lock/trec-lightconv-scratch.lock "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" \
   --rows lightconv-scratch --datasets trec --force >busy.log 2>&1 || { cat busy.log; fail "run beside a busy cell"; }
@@ -149,9 +149,10 @@ wait $waiter || { cat wait.log; fail "run waiting for a pre-training"; }
 grep -q 'pretrain-lightconv: another reproduce process is running it; waiting for it to finish' wait.log ||
   fail "the pre-training another process holds was not waited for"
 grep -q 'pretrain-lightconv: finished earlier, skipped' wait.log || fail "the waited-for pre-training was redone"
-line_of() { grep -n "$1" wait.log | head -1 | cut -d: -f1; }
-passed=$(line_of 'pretrain-lightconv: .*left to that one') scratch=$(line_of 'trec-lightconv-scratch: finished earlier')
-waited=$(line_of 'pretrain-lightconv: .*waiting for it to finish')
+line_of() { grep -n "$2" "$1" | head -1 | cut -d: -f1; }  # the first line of file $1 that matches $2
+passed=$(line_of wait.log 'pretrain-lightconv: .*left to that one')
+scratch=$(line_of wait.log 'trec-lightconv-scratch: finished earlier')
+waited=$(line_of wait.log 'pretrain-lightconv: .*waiting for it to finish')
 [ -n "$passed" ] && [ -n "$scratch" ] && [ "$passed" -lt "$scratch" ] && [ "$scratch" -lt "$waited" ] ||
   { cat wait.log; fail "the busy pre-training was not passed over for the scratch cell, then waited for"; }
 
@@ -162,11 +163,27 @@ grep -q 'pretrain-lightconv: finished earlier, skipped' drybusy.log || { cat dry
 
 # A second fine-tuning seed under the same grid name: the pre-training and seed 1's cells stay cached and only the
 # new seed's cells run, named <cell>-seed2 and seeded 2; --seeds selects seeds; the table averages the seeds
-# finished per cell; a grid whose seed changed under the same name refuses the runs of the old seed.
+# finished per cell; a grid whose seed changed under the same name refuses the runs of the old seed. Run while
+# another process holds the pre-training: seed 2's scratch cell comes before the wait for it, though it follows
+# seed 1's pre-trained cell in the grid's order.
 sed -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" -e 's/^  seed: 1$/  seed: 1\n  finetune_seeds: [1, 2]/' \
   "$src/experiments/smoke/table2.yaml" >seeds.yaml
-"$convpt" --threads 1 reproduce seeds.yaml --rows lightconv --datasets trec >seeds.log 2>&1 ||
-  { cat seeds.log; fail "a second seed"; }
+rm -f held release
+( exec 9>$lock/pretrain-lightconv.lock; flock 9; touch held; while [ ! -e release ]; do sleep 0.1; done ) &
+holder=$!
+while [ ! -e held ]; do sleep 0.1; done
+"$convpt" --threads 1 reproduce seeds.yaml --rows lightconv --datasets trec >seeds.log 2>&1 &
+waiter=$!
+for _ in $(seq 600); do grep -q 'pretrain-lightconv: .*waiting for it to finish' seeds.log && break; sleep 0.1; done
+touch release
+wait $holder
+wait $waiter || { cat seeds.log; fail "a second seed"; }
+scratch=$(line_of seeds.log '^\$ convpt finetune .*trec-lightconv-scratch-seed2.yaml')
+waited=$(line_of seeds.log 'pretrain-lightconv: .*waiting for it to finish')
+pretrained=$(line_of seeds.log '^\$ convpt finetune .*trec-lightconv-pretrained-seed2.yaml')
+[ -n "$scratch" ] && [ -n "$waited" ] && [ -n "$pretrained" ] && [ "$scratch" -lt "$waited" ] &&
+  [ "$waited" -lt "$pretrained" ] ||
+  { cat seeds.log; fail "the free scratch cell did not run before the wait for the busy pre-training"; }
 [ "$(grep -c '^\$ convpt finetune' seeds.log)" = 2 ] || { cat seeds.log; fail "a second seed should run 2 fine-tunes"; }
 [ "$(grep -c '^\$ convpt finetune .*-seed2.yaml' seeds.log)" = 2 ] || fail "the fine-tunes run are not seed 2's"
 grep -q 'trec-lightconv-scratch: finished earlier, skipped' seeds.log || fail "seed 1's cell was not cached"

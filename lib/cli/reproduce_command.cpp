@@ -139,8 +139,9 @@ class GridRunner {
     log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
               ", tables in ", layout_.results_dir().string());
     if (int code = prepare_data(); code != kOk) return code;
-    // Pre-trainings another process holds are passed over here, so that this process takes the next free one (or
-    // the scratch cells); a pre-trained cell waits for its pre-training when it comes to it.
+    // Pre-trainings another process holds are passed over here, so that this process takes the next free one; the
+    // cells that need such a pre-training wait for it only after every other cell this process can run (the scratch
+    // cells, those of finished pre-trainings).
     std::set<std::string> pretrainings_left;
     std::vector<std::string> left_to_others;  // cells another process was running
     const auto pretrain = [&](const std::string& arch, WhenBusy when_busy) {
@@ -157,10 +158,7 @@ class GridRunner {
       if (!needed) continue;
       if (int code = pretrain(arch, WhenBusy::leave); code != kOk) return code;
     }
-    for (const Cell& cell : cells) {
-      if (cell.row == "pretrained" && pretrainings_left.count(cell.arch)) {
-        if (int code = pretrain(cell.arch, WhenBusy::wait); code != kOk) return code;
-      }
+    const auto fine_tune = [&](const Cell& cell) {
       const config::Config config = layout_.finetune_config(cell, global_.config_overrides());
       if (config.data.tokenizer != tokenizer_.data.tokenizer)
         throw std::invalid_argument("grid " + flags_.grid + ": cell " + cell.run_name() + " uses tokenizer " +
@@ -168,12 +166,23 @@ class GridRunner {
                                     tokenizer_.data.tokenizer);
       const StepOutcome outcome = step(layout_.cell_run(cell), config, "finetune", {"--task", cell.dataset},
                                        WhenBusy::leave, flags_.force);
-      if (outcome.code != kOk) {
-        if (!flags_.dry_run) write_tables();  // a cell redone and failed is no longer in the table
-        return outcome.code;
-      }
       if (outcome.left) left_to_others.push_back(cell.run_name());
-      if (!flags_.dry_run) write_tables();
+      if (!flags_.dry_run) write_tables();  // also after a failure: a cell redone and failed leaves the table
+      return outcome.code;
+    };
+    std::vector<Cell> waiting;  // for a pre-training another process holds
+    for (const Cell& cell : cells) {
+      if (cell.row == "pretrained" && pretrainings_left.count(cell.arch)) {
+        waiting.push_back(cell);
+        continue;
+      }
+      if (int code = fine_tune(cell); code != kOk) return code;
+    }
+    for (const Cell& cell : waiting) {
+      if (pretrainings_left.count(cell.arch)) {
+        if (int code = pretrain(cell.arch, WhenBusy::wait); code != kOk) return code;
+      }
+      if (int code = fine_tune(cell); code != kOk) return code;
     }
     if (flags_.dry_run) return kOk;
     write_tables();
