@@ -136,16 +136,24 @@ grep -q 'trec-lightconv-scratch: another reproduce process is running it; left t
 if grep -q '^\$ convpt finetune' busy.log; then fail "a cell another process holds was run"; fi
 [ -f runs/smoke/trec-lightconv-scratch/results.json ] || fail "--force removed a cell another process holds"
 grep -q '1 cell(s) were left to other reproduce processes: trec-lightconv-scratch' busy.log || fail "no summary"
-( exec 9>$lock/pretrain-lightconv.lock; flock 9; touch held; while [ ! -e release ]; do sleep 0.1; done ) &
-holder=$!
-while [ ! -e held ]; do sleep 0.1; done
-"$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv --datasets trec \
-  >wait.log 2>&1 &
-waiter=$!
-for _ in $(seq 600); do grep -q 'pretrain-lightconv: .*waiting for it to finish' wait.log && break; sleep 0.1; done
-touch release
-wait $holder
-wait $waiter || { cat wait.log; fail "run waiting for a pre-training"; }
+# Runs a command (output to file $1) while another process holds pretrain-lightconv's lock, released once the
+# command waits for it; returns the command's status.
+with_pretraining_held() {
+  local log=$1 holder waiter
+  shift
+  rm -f held release
+  ( exec 9>$lock/pretrain-lightconv.lock; flock 9; touch held; while [ ! -e release ]; do sleep 0.1; done ) &
+  holder=$!
+  while [ ! -e held ]; do sleep 0.1; done
+  "$@" >"$log" 2>&1 &
+  waiter=$!
+  for _ in $(seq 600); do grep -q 'pretrain-lightconv: .*waiting for it to finish' "$log" && break; sleep 0.1; done
+  touch release
+  wait $holder
+  wait $waiter
+}
+with_pretraining_held wait.log "$convpt" --threads 1 reproduce "$src/experiments/smoke/table2.yaml" --rows lightconv \
+  --datasets trec || { cat wait.log; fail "run waiting for a pre-training"; }
 grep -q 'pretrain-lightconv: another reproduce process is running it; waiting for it to finish' wait.log ||
   fail "the pre-training another process holds was not waited for"
 grep -q 'pretrain-lightconv: finished earlier, skipped' wait.log || fail "the waited-for pre-training was redone"
@@ -168,16 +176,8 @@ grep -q 'pretrain-lightconv: finished earlier, skipped' drybusy.log || { cat dry
 # seed 1's pre-trained cell in the grid's order.
 sed -e "s|: \(\[\?\)'\?\([a-z{}]*\.yaml\)'\?|: \1$src/experiments/smoke/\2|" -e 's/^  seed: 1$/  seed: 1\n  finetune_seeds: [1, 2]/' \
   "$src/experiments/smoke/table2.yaml" >seeds.yaml
-rm -f held release
-( exec 9>$lock/pretrain-lightconv.lock; flock 9; touch held; while [ ! -e release ]; do sleep 0.1; done ) &
-holder=$!
-while [ ! -e held ]; do sleep 0.1; done
-"$convpt" --threads 1 reproduce seeds.yaml --rows lightconv --datasets trec >seeds.log 2>&1 &
-waiter=$!
-for _ in $(seq 600); do grep -q 'pretrain-lightconv: .*waiting for it to finish' seeds.log && break; sleep 0.1; done
-touch release
-wait $holder
-wait $waiter || { cat seeds.log; fail "a second seed"; }
+with_pretraining_held seeds.log "$convpt" --threads 1 reproduce seeds.yaml --rows lightconv --datasets trec ||
+  { cat seeds.log; fail "a second seed"; }
 scratch=$(line_of seeds.log '^\$ convpt finetune .*trec-lightconv-scratch-seed2.yaml')
 waited=$(line_of seeds.log 'pretrain-lightconv: .*waiting for it to finish')
 pretrained=$(line_of seeds.log '^\$ convpt finetune .*trec-lightconv-pretrained-seed2.yaml')
