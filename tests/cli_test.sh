@@ -134,6 +134,18 @@ expect 1 "^convpt: error: loss is nan at step [0-9]+; stopped without saving" --
 expect 2 "key 'pretrain.learning_rate': expected a finite number, got '.inf'" -- "${run[@]}" \
   --set pretrain.learning_rate=.inf pretrain --config "$smoke"
 expect 2 "key 'pretrain.steps': must be > 0" -- "${run[@]}" --set run.name=zero --set pretrain.steps=0 pretrain --config "$smoke"
+# precision auto is settled for this CPU and recorded; bf16 where this CPU does not multiply it natively is refused
+# before the run directory exists.
+if "$convpt" env | grep -q '^bf16 matrix multiplies on the CPU: native'; then settled=bf16; else settled=fp32; fi
+expect 0 "pretrain.precision auto: $settled on cpu" -- "${run[@]}" --set run.name=auto --set pretrain.steps=1 \
+  --set pretrain.precision=auto pretrain --config "$smoke"
+grep -q "precision: \"$settled\"" "$tmp/runs/auto/config.yaml" ||
+  { echo "FAIL: runs/auto/config.yaml does not record precision $settled"; failures=$((failures + 1)); }
+if [ "$settled" = fp32 ]; then
+  expect 2 "smoke/lightconv.yaml: key 'pretrain.precision': bf16 on this CPU would run every matrix multiply in" -- \
+    "${run[@]}" --set run.name=bf16 --set pretrain.precision=bf16 pretrain --config "$smoke"
+  [ ! -e "$tmp/runs/bf16" ] || { echo "FAIL: a refused bf16 run left runs/bf16"; failures=$((failures + 1)); }
+fi
 printf '%s\n' 'format: tsv' 'text_column: sentence' 'label_column: label' 'label_words: {"0": negative, "1": positive}' \
   'splits: {train: train.tsv, dev: test.tsv, test: test.tsv}' >"$tmp/task/mini_dev.yaml"
 ft=("${run[@]}" --set finetune.steps=4 --set finetune.eval_every=2 --set finetune.batch_size=2)

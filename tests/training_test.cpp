@@ -76,6 +76,38 @@ TEST_CASE("bf16 autocast holds inside its scope only; unknown precisions are ref
     CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
   }
   CHECK_THROWS_WITH(Autocast("fp16", torch::kCPU), Catch::Contains("unknown precision 'fp16'"));
+  CHECK_THROWS_WITH(Autocast("auto", torch::kCPU), Catch::Contains("settles auto first"));
+}
+
+TEST_CASE("precision auto is bf16 only where bf16 matmuls are native; bf16 elsewhere is refused", "[training]") {
+  CHECK(resolve_precision("fp32", true) == "fp32");
+  CHECK(resolve_precision("fp32", false) == "fp32");
+  CHECK(resolve_precision("auto", true) == "bf16");
+  CHECK(resolve_precision("auto", false) == "fp32");
+  CHECK(resolve_precision("bf16", true) == "bf16");
+  CHECK_THROWS_WITH(resolve_precision("bf16", false), Catch::Contains("50x slower than fp32"));
+  CHECK_THROWS_WITH(resolve_precision("fp16", true), Catch::Contains("unknown precision 'fp16'"));
+  CHECK(native_bf16_matmul(c10::DeviceType::CUDA));
+
+  // On this machine's CPU, whichever it has: each section is settled alone, and a refusal names source and key.
+  const bool native = native_bf16_matmul(c10::DeviceType::CPU);
+  config::Config config;
+  config.pretrain.precision = "auto";
+  config.finetune.precision = "auto";
+  settle_precision(config, "pretrain", "run.yaml");
+  CHECK(config.pretrain.precision == (native ? "bf16" : "fp32"));
+  CHECK(config.finetune.precision == "auto");
+  config.finetune.precision = "bf16";
+  if (native) {
+    settle_precision(config, "finetune", "run.yaml");
+    CHECK(config.finetune.precision == "bf16");
+  } else {
+    CHECK_THROWS_WITH(settle_precision(config, "finetune", "run.yaml"),
+                      Catch::Contains("run.yaml: key 'finetune.precision': bf16 on this CPU"));
+  }
+  config.run.device = "cuda";  // settling reads the config's device, not this machine's
+  settle_precision(config, "finetune", "run.yaml");
+  CHECK(config.finetune.precision == "bf16");
 }
 
 TEST_CASE("Adafactor factors large matrices only, clips updates and minimises", "[training]") {

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/run_dir.h"
 #include "core/runtime.h"
+#include "training/precision.h"
 
 #include <ATen/Parallel.h>
 
@@ -101,6 +102,7 @@ Action add_bench_command(CLI::App& app, const GlobalOptions& global) {
       return kOk;
     }
     apply_runtime(config.run);  // a missing GPU fails here, not in every cell
+    training::settle_precision(config, "pretrain", flags->config);  // the cells read pretrain.precision
     config.run.threads = at::get_num_threads();  // the cells use, and the outputs report, the resolved count
     if (!flags->out.empty()) {
       fs::path out = fs::path(flags->out).lexically_normal();

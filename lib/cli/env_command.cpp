@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "core/runtime.h"
+#include "training/precision.h"
 
 namespace convpt::cli {
 
@@ -16,7 +17,8 @@ Action add_env_command(CLI::App& app, const GlobalOptions& global) {
     if (global.threads >= 0) run.threads = global.threads;
     if (!global.device.empty()) run.device = global.device;
     apply_runtime(run);
-    std::cout << describe_runtime();
+    std::cout << describe_runtime() << "bf16 matrix multiplies on the CPU: "
+              << training::describe_bf16_support(c10::DeviceType::CPU) << "\n";
     return kOk;
   };
 }

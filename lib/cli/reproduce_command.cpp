@@ -30,6 +30,7 @@
 #include "experiments/grid.h"
 #include "tokenizer/tokenizer.h"
 #include "training/checkpoint.h"
+#include "training/precision.h"
 
 namespace convpt::cli {
 namespace fs = std::filesystem;
@@ -136,6 +137,12 @@ class GridRunner {
     if (flags_.force_pretraining && !grid.pretrain_from.empty())
       throw UsageError("--force-pretraining: grid " + grid.name + " fine-tunes grid.pretrain_from's pre-trainings (" +
                        grid.pretrain_from + "); redo them with that grid's file");
+    // Every run's precision is settled for this machine before any runs: a refused one stops the grid now, not
+    // after hours of the runs before it.
+    for (const Cell& cell : cells) {
+      if (cell.row == "pretrained") pretrain_config(cell.arch);
+      finetune_config(cell);
+    }
     log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
               ", tables in ", layout_.results_dir().string());
     if (int code = prepare_data(); code != kOk) return code;
@@ -145,7 +152,7 @@ class GridRunner {
     std::set<std::string> pretrainings_left;
     std::vector<std::string> left_to_others;  // cells another process was running
     const auto pretrain = [&](const std::string& arch, WhenBusy when_busy) {
-      const config::Config config = layout_.pretrain_config(arch, global_.config_overrides());
+      const config::Config config = pretrain_config(arch);
       const StepOutcome outcome =
           step(layout_.pretrain_run(arch), config, "pretrain", {}, when_busy, flags_.force_pretraining);
       if (outcome.left) pretrainings_left.insert(arch);
@@ -159,7 +166,7 @@ class GridRunner {
       if (int code = pretrain(arch, WhenBusy::leave); code != kOk) return code;
     }
     const auto fine_tune = [&](const Cell& cell) {
-      const config::Config config = layout_.finetune_config(cell, global_.config_overrides());
+      const config::Config config = finetune_config(cell);
       if (config.data.tokenizer != tokenizer_.data.tokenizer)
         throw std::invalid_argument("grid " + flags_.grid + ": cell " + cell.run_name() + " uses tokenizer " +
                                     config.data.tokenizer + " but grid.tokenizer's config makes " +
@@ -328,6 +335,19 @@ class GridRunner {
       log::error("step failed with exit code ", code, (code == kInterrupted ? " (interrupted)" : ""),
                  "; run the same reproduce command again to resume");
     return code;
+  }
+
+  // A run's config as the grid makes it, its precision settled for this machine (training/precision.h), so that
+  // the config a run directory records and the one that decides whether its results belong here agree.
+  config::Config pretrain_config(const std::string& arch) const {
+    config::Config config = layout_.pretrain_config(arch, global_.config_overrides());
+    training::settle_precision(config, "pretrain", "grid " + flags_.grid + "'s pre-training of " + arch);
+    return config;
+  }
+  config::Config finetune_config(const Cell& cell) const {
+    config::Config config = layout_.finetune_config(cell, global_.config_overrides());
+    training::settle_precision(config, "finetune", "grid " + flags_.grid + "'s cell " + cell.run_name());
+    return config;
   }
 
   enum class WhenBusy { leave, wait };  // what to do when another process holds the run's lock

@@ -23,6 +23,7 @@
 #include "tokenizer/tokenizer.h"
 #include "training/checkpoint.h"
 #include "training/data_sources.h"
+#include "training/precision.h"
 
 namespace convpt::cli {
 namespace fs = std::filesystem;
@@ -254,9 +255,10 @@ Action add_pretrain_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--config", flags->config, "experiment YAML")->required();
   cmd->add_flag("--resume", flags->resume, "continue the run in <run.output_dir>/<run.name> from its last checkpoint");
   return [flags, &global]() -> int {
-    const config::Config config = load_run_config(flags->config, global);
+    config::Config config = load_run_config(flags->config, global);
     if (flags->resume && config.run.name.empty()) throw UsageError("--resume needs run.name");
     check_positions(config, flags->config, "pretrain", config.pretrain.input_length, config.pretrain.target_length);
+    training::settle_precision(config, "pretrain", flags->config);
     torch::Device device = apply_runtime(config.run);
     const auto parallel = training::join_data_parallel(config.run, device);
     const std::string tokenizer = pretraining_tokenizer(config);
@@ -305,9 +307,10 @@ Action add_finetune_command(CLI::App& app, const GlobalOptions& global) {
     std::vector<std::string> overrides = global.config_overrides();
     if (!flags->task.empty()) overrides.push_back("finetune.task=" + flags->task);
     if (!flags->init.empty()) overrides.push_back("finetune.init=" + flags->init);
-    const config::Config config = config::load_config(flags->config, overrides);
+    config::Config config = config::load_config(flags->config, overrides);
     if (flags->resume && config.run.name.empty()) throw UsageError("--resume needs run.name");
     check_positions(config, flags->config, "finetune", config.finetune.input_length, config.finetune.target_length);
+    training::settle_precision(config, "finetune", flags->config);
     torch::Device device = apply_runtime(config.run);
     const auto parallel = training::join_data_parallel(config.run, device);
     const TaskData task = load_task(config, flags->data_root);
@@ -376,6 +379,7 @@ Classifier load_classifier(const std::string& checkpoint_flag, const std::string
   const fs::path source = fs::exists(best / "latest") ? best : fs::path(checkpoint_flag);
   training::CheckpointContents checkpoint = training::load_checkpoint(source);
   config::Config config = eval_config(checkpoint.config, global, command);
+  training::settle_precision(config, "finetune", "the config of checkpoint " + source.string());
   if (!task.empty()) {
     config.finetune.task = task;
   } else if (config.finetune.task.empty()) {

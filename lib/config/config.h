@@ -121,7 +121,7 @@ struct TrainConfig {
   double weight_decay = 0.0;
   double clip_grad_norm = 0.0;      // 0: no clipping
   double z_loss = 1e-4;
-  std::string precision = "fp32";
+  std::string precision = "fp32";  // fp32, bf16 (autocast), auto: see training/precision.h
   int64_t log_every = 10;
   int64_t eval_every = 500;
   int64_t checkpoint_every = 1000;
@@ -139,7 +139,7 @@ struct TrainConfig {
     v("weight_decay", weight_decay);
     v("clip_grad_norm", clip_grad_norm);
     v("z_loss", z_loss);
-    v("precision", precision, {.choices = {"fp32", "bf16"}});
+    v("precision", precision, {.choices = {"fp32", "bf16", "auto"}});
     v("log_every", log_every);
     v("eval_every", eval_every);
     v("checkpoint_every", checkpoint_every);
