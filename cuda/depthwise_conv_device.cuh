@@ -28,7 +28,9 @@
 //
 // A Launcher provides: operator()(what, kernel, grid, threads, shared_bytes, args...) launches; resident_blocks(
 // kernel, threads, shared_bytes, what) says how many blocks of `kernel` run at once (0: one does not fit);
-// zero(pointer, bytes, what) clears memory. All asynchronous on the launcher's stream; failures throw.
+// shared_limit() is the most shared memory a block may opt into on the device (227 KiB on sm_90, 163 KiB on sm_80,
+// 99 KiB on sm_86/sm_89); zero(pointer, bytes, what) clears memory. All asynchronous on the launcher's stream;
+// failures throw.
 #pragma once
 #include "depthwise_conv_kernels.h"
 #include "fast_div.h"
@@ -900,15 +902,20 @@ Groups static_groups(const Geometry& g, int64_t tile_c = kTileC) {
 
 bool empty(const ConvShape& s) { return s.B == 0 || s.T == 0 || s.C == 0; }
 
+// The refusal of a launch whose block needs more shared memory than the device allows one.
+inline std::invalid_argument shared_memory_refusal(const char* what, size_t shared_bytes, size_t limit) {
+  return std::invalid_argument(std::string("depthwise_conv CUDA ") + what + ": a block needs " +
+                               std::to_string(shared_bytes) + " bytes of shared memory, more than the device has (" +
+                               std::to_string(limit) + " per block)");
+}
+
 // The conv kernel's grid: as many blocks as fit on the device at once (each walks its own list of tiles), at most
 // one per tile. The split changes only which block computes an output, never the order of its sums.
 template <typename Launcher, typename Kernel>
 unsigned persistent_blocks(const Launcher& launch, Kernel kernel, size_t shared_bytes, int64_t tiles,
                            const char* what) {
   const int64_t resident = launch.resident_blocks(kernel, kThreads, shared_bytes, what);
-  if (resident == 0)
-    throw std::invalid_argument(std::string("depthwise_conv CUDA ") + what + ": a block needs " +
-                                std::to_string(shared_bytes) + " bytes of shared memory, more than the device has");
+  if (resident == 0) throw shared_memory_refusal(what, shared_bytes, launch.shared_limit());
   return unsigned(smaller(tiles, resident));
 }
 
@@ -968,7 +975,7 @@ void launch_mma_conv(const Launcher& launch, const Geometry& g, const T* in, con
   launch(what, kernel, grid(larger(1, blocks / channel_tiles), channel_tiles), kThreads, shared, g, in, w, out);
 }
 
-// The shapes the tensor-core kernel takes: static 16-bit taps, k <= kMmaMaxTaps, and channels in whole 16-byte
+// The shapes the tensor-core kernels take: static 16-bit taps, k <= kMmaMaxTaps, and channels in whole 16-byte
 // groups at 16-byte aligned addresses.
 template <typename T>
 constexpr bool mma_type = std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>;
@@ -978,14 +985,16 @@ bool mma_takes(const ConvShape& s, bool aligned) {
 }
 constexpr const char* kMmaRefusal =
     "depthwise_conv: the tensor-core kernels take static bfloat16 or float16 taps, k <= 65, C a multiple of 8 and "
-    "16-byte aligned tensors";
+    "16-byte aligned tensors, on a device that allows a block their shared memory";
 static_assert(kMmaMaxTaps == 65, "kMmaRefusal names the limit");
 
-// Whether conv() and weight_grad() take the tensor-core kernels: where they take the shape, unless Tiling names the
-// multiply-add kernel; an error where Tiling names them (MmaTiling) for a shape they do not take.
-template <typename T, typename Tiling>
-bool use_tensor_cores(const ConvShape& s, bool aligned) {
-  const bool takes = mma_takes<T>(s, aligned);
+// Whether conv() and weight_grad() take the tensor-core kernel whose shared memory Layout gives (MmaLayout,
+// MmaGradLayout): where it takes the shape and the device allows a block that much (on the 99 KiB of sm_86/sm_89 the
+// conv's does not fit beyond k = 1; the multiply-add kernel's does), unless Tiling names the multiply-add kernel; an
+// error where Tiling names the tensor-core ones (MmaTiling) and they cannot run.
+template <typename T, typename Tiling, typename Layout, typename Launcher>
+bool use_tensor_cores(const Launcher& launch, const ConvShape& s, bool aligned) {
+  const bool takes = mma_takes<T>(s, aligned) && Layout(s.k).shared_bytes() <= launch.shared_limit();
   if (std::is_same_v<Tiling, MmaTiling> && !takes) throw std::invalid_argument(kMmaRefusal);
   return takes && (std::is_void_v<Tiling> || std::is_same_v<Tiling, MmaTiling>);
 }
@@ -997,7 +1006,7 @@ template <typename T, typename Tiling = void, typename Launcher>
 void conv(const Launcher& launch, const ConvShape& s, const void* in, const void* w, void* out, bool transposed) {
   if (empty(s)) return;
   const bool al = aligned<T>(s.C, in, out);
-  const bool tensor_cores = use_tensor_cores<T, Tiling>(s, al);
+  const bool tensor_cores = use_tensor_cores<T, Tiling, MmaLayout>(launch, s, al);
   if constexpr (mma_type<T>) {
     if (tensor_cores) {
       const Geometry g = geometry(s, transposed, kMmaTileM);
@@ -1092,7 +1101,7 @@ void weight_grad(const Launcher& launch, const ConvShape& s, const void* x, cons
   const T* go_t = static_cast<const T*>(grad_out);
   T* gw_t = static_cast<T*>(grad_w);
   const bool al = aligned<T>(g.C, x, grad_out);
-  const bool tensor_cores = use_tensor_cores<T, Tiling>(s, al);
+  const bool tensor_cores = use_tensor_cores<T, Tiling, MmaGradLayout>(launch, s, al);
   if (s.dynamic) {
     const int64_t heads_per_block = larger(1, kTileC / g.group());
     launch("dynamic weight gradient", dynamic_weight_grad_kernel<T>,

@@ -37,9 +37,10 @@ class KernelFacts {
     allowed = shared_bytes;
   }
 
-  // Blocks of `kernel` that the device runs at once.
+  // Blocks of `kernel` that the device runs at once (0 where one asks for more shared memory than it allows).
   template <typename Kernel>
   static int64_t resident_blocks(Kernel kernel, int threads, size_t shared_bytes, const char* what) {
+    if (shared_bytes > shared_limit(what)) return 0;  // the opt-in would fail with a bare "invalid argument"
     const int device = current_device(what);
     const Key key{reinterpret_cast<const void*>(kernel), device, threads, shared_bytes};
     if (const auto blocks = known(key)) return *blocks;
@@ -52,8 +53,20 @@ class KernelFacts {
     return int64_t(per_sm) * sms;
   }
 
+  // The most dynamic shared memory a block may opt into on the current device.
+  static size_t shared_limit(const char* what) {
+    const int device = current_device(what);
+    const Key key{nullptr, device, 0, 0};
+    if (const auto bytes = known(key)) return size_t(*bytes);
+    int bytes = 0;
+    if (cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess)
+      check_launch(what);
+    remember(key, bytes);
+    return size_t(bytes);
+  }
+
  private:
-  using Key = std::tuple<const void*, int, int, size_t>;  // kernel, device, threads, shared bytes
+  using Key = std::tuple<const void*, int, int, size_t>;  // kernel (none: the device's limit), device, threads, bytes
   static std::optional<int64_t> known(const Key& key) {
     const std::lock_guard lock(mutex_);
     const auto it = facts_.find(key);
@@ -64,7 +77,7 @@ class KernelFacts {
     facts_[key] = value;
   }
   static inline std::mutex mutex_;
-  static inline std::map<Key, int64_t> facts_;                                 // resident blocks
+  static inline std::map<Key, int64_t> facts_;                                 // resident blocks, shared limit
   static inline std::map<std::pair<const void*, int>, size_t> allowed_bytes_;  // (kernel, device): opted-in bytes
 };
 
@@ -75,6 +88,8 @@ struct DeviceLauncher {
   template <typename... Params, typename... Args>
   void operator()(const char* what, void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes,
                   Args... args) const {
+    if (shared_bytes > 48 * 1024 && shared_bytes > shared_limit())  // every device allows a block 48 KiB
+      throw shared_memory_refusal(what, shared_bytes, shared_limit());
     KernelFacts::allow_shared_bytes(kernel, shared_bytes, what);
     kernel<<<blocks, threads, shared_bytes, stream>>>(args...);
     check_launch(what);
@@ -84,6 +99,8 @@ struct DeviceLauncher {
   int64_t resident_blocks(Kernel kernel, int threads, size_t shared_bytes, const char* what) const {
     return KernelFacts::resident_blocks(kernel, threads, shared_bytes, what);
   }
+
+  size_t shared_limit() const { return KernelFacts::shared_limit("shared memory limit"); }
 
   void zero(void* p, size_t bytes, const char* what) const {
     if (cudaMemsetAsync(p, 0, bytes, stream) != cudaSuccess) check_launch(what);

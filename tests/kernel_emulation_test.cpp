@@ -8,6 +8,8 @@
 // thing where a GPU is.
 #include "testing.h"  // first: see there
 
+#include <algorithm>
+
 #include "depthwise_conv_device.cuh"  // after LibTorch: the emulator redefines CUDA's keywords
 #include "depthwise_conv_testing.h"
 #include "ops/depthwise_conv.h"
@@ -188,6 +190,37 @@ TEST_CASE("the tensor-core kernels refuse shapes they do not take", "[depthwise_
   refuses(8, 3, true);                       // dynamic taps
 }
 
+// sm_86 and sm_89 (run the sm_80 code) allow a block 99 KiB of shared memory; the tensor-core conv needs more
+// beyond k = 1, the multiply-add conv and both weight gradients fit.
+constexpr size_t kSm86SharedBytes = 99 << 10;
+
+TEST_CASE("the tensor-core conv refuses a device that cannot give a block its shared memory", "[emulation]") {
+  const cuda::ConvShape shape{1, 8, 8, 8, 7, 3, 1, false};
+  const cuda::emulation::EmulatedLauncher sm86{.max_shared_bytes = kSm86SharedBytes};
+  const torch::Tensor x = torch::zeros({1, 8, 8}, torch::kBFloat16), w = torch::zeros({8, 7}, torch::kBFloat16);
+  CHECK_THROWS_WITH((cuda::conv<__nv_bfloat16, cuda::MmaTiling>(sm86, shape, x.data_ptr(), w.data_ptr(),
+                                                                 torch::empty_like(x).data_ptr(), false)),
+                    Catch::Matchers::Contains("allows a block their shared memory"));
+}
+
+TEST_CASE("emulated kernels on a device with sm_86's shared memory: each part takes a kernel that fits",
+          "[depthwise_conv][emulation]") {
+  const int64_t k = GENERATE(1, 7, 31, 65);
+  CAPTURE(k);
+  torch::manual_seed(k);
+  std::vector<std::string> launched;
+  const cuda::emulation::EmulatedLauncher sm86{.max_shared_bytes = kSm86SharedBytes, .launched = &launched};
+  const auto [x, w, g] = convpt::test::random_case(2, 300, 72, 72, k, false);
+  check_against_reference(x, w, spec_of(1, false), g, {bfloat16}, sm86);
+  const auto ran = [&](const std::string& what) { return std::count(launched.begin(), launched.end(), what) > 0; };
+  CHECK(ran("forward (tensor cores)") == (k == 1));
+  CHECK(ran("forward") == (k > 1));
+  CHECK(ran("weight gradient (tensor cores)"));
+  launched.clear();  // float32: the multiply-add kernels, the largest shared memory of the static ones
+  check_against_reference(x, w, spec_of(1, true), g, {float32}, sm86);
+  CHECK(ran("forward"));
+}
+
 TEST_CASE("emulated CUDA kernels in float64 and float16", "[depthwise_conv][emulation]") {
   const bool dynamic = GENERATE(false, true);
   const int64_t k = GENERATE(3, 33);
@@ -219,7 +252,7 @@ TEST_CASE("emulated CUDA kernels whatever the number of persistent blocks", "[de
 TEST_CASE("emulated launch refuses a block that needs more shared memory than the device has", "[emulation]") {
   const torch::Tensor x = torch::zeros({1, 8, 8}), w = torch::zeros({8, 5});
   const cuda::ConvShape shape{1, 8, 8, 8, 5, 2, 1, false};
-  const cuda::emulation::EmulatedLauncher small{.shared_limit = 1024};
+  const cuda::emulation::EmulatedLauncher small{.max_shared_bytes = 1024};
   CHECK_THROWS_WITH(cuda::conv<float>(small, shape, x.data_ptr(), w.data_ptr(), torch::empty_like(x).data_ptr(), false),
                     Catch::Matchers::Contains("more than the device has"));
 }

@@ -260,23 +260,28 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
 }
 
 // The Launcher of ../depthwise_conv_device.cuh on the CPU, as a device with `resident` blocks in flight (a few, so
-// that persistent blocks each walk several tiles) and `shared_limit` bytes of shared memory per block (sm_90's).
+// that persistent blocks each walk several tiles) and `max_shared_bytes` of shared memory per block (sm_90's). Where
+// `launched` is set, each launch appends its `what` to it, so a test sees which kernels ran.
 struct EmulatedLauncher {
   int64_t resident = 3;
-  size_t shared_limit = 227 << 10;
+  size_t max_shared_bytes = 227 << 10;
+  std::vector<std::string>* launched = nullptr;
 
   template <typename... Params, typename... Args>
-  void operator()(const char*, void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes,
+  void operator()(const char* what, void (*kernel)(Params...), dim3 blocks, int threads, size_t shared_bytes,
                   Args... args) const {
-    if (shared_bytes > shared_limit)
+    if (shared_bytes > max_shared_bytes)
       throw std::invalid_argument("emulated launch: " + std::to_string(shared_bytes) + " bytes of shared memory");
+    if (launched) launched->emplace_back(what);
     launch(kernel, blocks, dim3(unsigned(threads)), shared_bytes, args...);
   }
 
   template <typename Kernel>
   int64_t resident_blocks(Kernel, int, size_t shared_bytes, const char*) const {
-    return shared_bytes <= shared_limit ? resident : 0;
+    return shared_bytes <= max_shared_bytes ? resident : 0;
   }
+
+  size_t shared_limit() const { return max_shared_bytes; }
 
   void zero(void* p, size_t bytes, const char*) const { std::memset(p, 0, bytes); }
 };

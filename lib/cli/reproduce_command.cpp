@@ -140,8 +140,8 @@ class GridRunner {
     // Every run's precision is settled for this machine before any runs: a refused one stops the grid now, not
     // after hours of the runs before it.
     for (const Cell& cell : cells) {
-      if (cell.row == "pretrained") pretrain_config(cell.arch);
-      finetune_config(cell);
+      if (cell.row == "pretrained") pretrain_config(cell.arch, training::AutoNote::quiet);
+      finetune_config(cell, training::AutoNote::quiet);
     }
     log::info("grid ", grid.name, ": ", cells.size(), " fine-tuning cells; runs in ", layout_.runs_dir().string(),
               ", tables in ", layout_.results_dir().string());
@@ -339,14 +339,15 @@ class GridRunner {
 
   // A run's config as the grid makes it, its precision settled for this machine (training/precision.h), so that
   // the config a run directory records and the one that decides whether its results belong here agree.
-  config::Config pretrain_config(const std::string& arch) const {
+  config::Config pretrain_config(const std::string& arch,
+                                 training::AutoNote note = training::AutoNote::log) const {
     config::Config config = layout_.pretrain_config(arch, global_.config_overrides());
-    training::settle_precision(config, "pretrain", "grid " + flags_.grid + "'s pre-training of " + arch);
+    training::settle_precision(config, "pretrain", "grid " + flags_.grid + "'s pre-training of " + arch, note);
     return config;
   }
-  config::Config finetune_config(const Cell& cell) const {
+  config::Config finetune_config(const Cell& cell, training::AutoNote note = training::AutoNote::log) const {
     config::Config config = layout_.finetune_config(cell, global_.config_overrides());
-    training::settle_precision(config, "finetune", "grid " + flags_.grid + "'s cell " + cell.run_name());
+    training::settle_precision(config, "finetune", "grid " + flags_.grid + "'s cell " + cell.run_name(), note);
     return config;
   }
 

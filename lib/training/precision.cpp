@@ -33,7 +33,8 @@ std::string resolve_precision(const std::string& precision, bool native_bf16) {
   return precision;
 }
 
-void settle_precision(config::Config& config, const std::string& section, const std::string& source) {
+void settle_precision(config::Config& config, const std::string& section, const std::string& source,
+                      AutoNote note) {
   if (section != "pretrain" && section != "finetune")
     throw std::logic_error("settle_precision: no section '" + section + "'");
   config::TrainConfig& train = section == "pretrain" ? static_cast<config::TrainConfig&>(config.pretrain)
@@ -45,7 +46,7 @@ void settle_precision(config::Config& config, const std::string& section, const 
   } catch (const std::invalid_argument& e) {
     throw config::ConfigError({source, 0}, section + ".precision", e.what());
   }
-  if (setting == "auto")
+  if (setting == "auto" && note == AutoNote::log)
     log::info(section, ".precision auto: ", train.precision, " on ", config.run.device, " (bf16 matrix multiplies ",
               train.precision == "bf16" ? "are" : "are not", " native there)");
 }

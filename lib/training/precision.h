@@ -23,8 +23,11 @@ bool native_bf16_matmul(c10::DeviceType device);
 std::string resolve_precision(const std::string& precision, bool native_bf16);
 
 // Settles `section`.precision ("pretrain" or "finetune") of `config` for its device (run.device) with
-// resolve_precision; its refusal becomes a ConfigError naming `source` (the config's file) and the key.
-void settle_precision(config::Config& config, const std::string& section, const std::string& source);
+// resolve_precision; its refusal becomes a ConfigError naming `source` (the config's file) and the key. What
+// "auto" became is logged unless `note` is quiet (a check ahead of the runs that settle it again).
+enum class AutoNote { log, quiet };
+void settle_precision(config::Config& config, const std::string& section, const std::string& source,
+                      AutoNote note = AutoNote::log);
 
 // One-line description of what precision auto gives on `device`, for `convpt env`.
 std::string describe_bf16_support(c10::DeviceType device);
