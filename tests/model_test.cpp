@@ -82,6 +82,34 @@ TEST_CASE("conv taps start at the released code's scale, not at a uniform filter
   CHECK(std_of(dynamic->pointwise->weight) == Approx(std::sqrt(1.0 / d)).epsilon(0.1));
 }
 
+TEST_CASE("dynamic taps on the CPU are the softmax over each head's k predicted logits, with its gradients",
+          "[model]") {
+  // taps_for's CPU path predicts the logits tap-major; the definition (the path on other devices) head-major.
+  const int64_t d = 12;
+  for (const auto& [h, k] : std::vector<std::pair<int64_t, int64_t>>{{12, 7}, {4, 5}, {1, 3}, {6, 1}}) {
+    CAPTURE(h, k);
+    torch::manual_seed(h * 10 + k);
+    layers::ConvBlock block(
+        layers::ConvBlockOptions{.d_model = d, .heads = h, .kernel_size = k, .kind = layers::ConvKind::dynamic});
+    block->to(torch::kDouble);
+    const torch::Tensor gated = torch::randn({3, 5, d}, torch::kDouble).requires_grad_();
+    const torch::Tensor upstream = torch::randn({3, 5, h, k}, torch::kDouble);
+    const auto taps_and_grads = [&](const torch::Tensor& taps) {
+      const auto grads = torch::autograd::grad({taps}, {gated, block->tap_predictor->weight, block->tap_predictor->bias},
+                                               {upstream});
+      return std::vector<torch::Tensor>{taps.detach(), grads[0], grads[1], grads[2]};
+    };
+    const auto fast = taps_and_grads(block->taps_for(gated));
+    const auto definition =
+        taps_and_grads(torch::softmax(block->tap_predictor->forward(gated).view({3, 5, h, k}), -1));
+    for (size_t i = 0; i < fast.size(); ++i) {
+      CAPTURE(i);
+      REQUIRE(fast[i].sizes() == definition[i].sizes());
+      CHECK(torch::allclose(fast[i], definition[i], 1e-12, 1e-12));
+    }
+  }
+}
+
 TEST_CASE("relative position buckets equal T5's _relative_position_bucket", "[model]") {
   // Values printed by the Hugging Face T5 implementation of the bucket function (32 buckets, max distance 128).
   const torch::Tensor relative = torch::tensor({-300, -128, -127, -100, -64, -20, -16, -9, -8, -7, -1, 0, 1, 2,
