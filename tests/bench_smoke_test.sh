@@ -46,6 +46,13 @@ fi
 grep -q -E "^lightconv +16 +OOM" "$tmp/capped.txt" || fail "the capped cell is not shown as OOM"
 grep -q "out of memory" "$tmp/capped/bench.csv" || fail "bench.csv does not say out of memory"
 
+# One length: the plot is made without gnuplot's warnings about an empty x range.
+if ! "$convpt" bench --config "$smoke" --threads 1 --archs lightconv --lengths 16 --out "$tmp/one" >"$tmp/one.txt" 2>&1; then
+  fail "bench with one length exited non-zero"; sed 's/^/    /' "$tmp/one.txt" | tail -20
+fi
+[ -s "$tmp/one/bench.png" ] || fail "one length: no bench.png"
+! grep -q "empty . range" "$tmp/one.txt" || fail "one length: gnuplot warned: $(grep "empty . range" "$tmp/one.txt")"
+
 # Without gnuplot the data is still written, and the command says how to make the plot.
 output=$(PATH=/nonexistent "$convpt" bench --config "$smoke" --threads 1 --archs lightconv --lengths 16 \
   --out "$tmp/noplot" 2>&1)

@@ -503,6 +503,9 @@ std::string gnuplot_script(const std::vector<CellResult>& cells, const config::C
   const auto panel = [&](const std::string& title, const std::string& ylabel, const std::string& name, bool log_y,
                          bool conv_only) {
     std::vector<std::string> lines;
+    std::vector<double> values;  // plotted, to widen a range of one value as the x range below
+    for (const CellResult& c : cells)
+      if (const Value v = column(all, name).value(c); v && !(conv_only && c.arch == "transformer")) values.push_back(*v);
     for (const std::string& arch : config.bench.archs) {
       const bool any = std::any_of(cells.begin(), cells.end(), [&](const CellResult& c) {
         return c.arch == arch && column(all, name).value(c).has_value();
@@ -514,13 +517,23 @@ std::string gnuplot_script(const std::vector<CellResult>& cells, const config::C
     }
     if (lines.empty()) return;
     out << (log_y ? "set logscale y\n" : "unset logscale y\n") << "set title '" << title << "'\nset ylabel '"
-        << ylabel << "'\nplot ";
+        << ylabel << "'\n";
+    const auto [low, high] = std::minmax_element(values.begin(), values.end());
+    if (*low == *high) out << "set yrange [" << *low * 0.5 << ":" << *low * 2 << "]\n";
+    else out << "set autoscale y\n";
+    out << "plot ";
     for (size_t i = 0; i < lines.size(); ++i) out << (i ? ", \\\n     " : "") << lines[i];
     if (conv_only) out << ", \\\n     1 with lines dt 2 lc rgb '#808080' notitle";
     out << "\n";
   };
   out << "set multiplot layout 2,2 title 'convpt bench: " << describe_model(config) << "'\n"
       << "set logscale x 2\nset grid\nset key top right\nset xlabel 'input length (tokens)'\n";
+  // One length alone gives gnuplot an empty x range, which it widens with a warning per panel: widen it here (and
+  // a panel's y range of one value in panel()).
+  const auto [shortest, longest] = std::minmax_element(
+      cells.begin(), cells.end(), [](const CellResult& a, const CellResult& b) { return a.length < b.length; });
+  if (!cells.empty() && shortest->length == longest->length)
+    out << "set xrange [" << shortest->length / 2.0 << ":" << shortest->length * 2 << "]\n";
   panel("training step (forward, backward, optimizer)", "input tokens/s", "train_tokens_per_s", true, false);
   panel("encoder forward", "input tokens/s", "encoder_tokens_per_s", true, false);
   panel("peak memory (whole cell: training dominates)", "MiB", "peak_memory_mib", true, false);
